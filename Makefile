@@ -1,0 +1,49 @@
+# Rollout Desk: `make run` starts the product on embedded defaults, `make test` runs lint + tests.
+# Only python3 (3.11+), make and git are needed; everything else is installed into .venv from
+# the exact pins in requirements/*.lock.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint format lock install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Rollout Desk needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# A stamp per lock file, so a changed lock reinstalls and an unchanged one costs nothing.
+$(VENV)/.base-installed: requirements/base.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.lock
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.lock
+	touch $@ $(VENV)/.base-installed
+
+install: $(VENV)/.base-installed
+install-dev: $(VENV)/.dev-installed
+
+run: install
+	DEBUG=$${DEBUG:-true} SIMULATOR_ENABLED=$${SIMULATOR_ENABLED:-true} ROLLOUT_PORT=$(PORT) $(BIN)/python manage.py demo
+
+test: install-dev lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-resolve the locks after changing pyproject.toml (needs network access to the package index).
+lock: install-dev
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml -q --universal --python-version 3.11 -o requirements/base.lock
+	$(BIN)/uv pip compile pyproject.toml -q --universal --python-version 3.11 --group dev -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from rollouts.admin_site import admin_site
+
+admin.site = admin_site  # one admin, guarded by the Admin role (see rollouts/admin_site.py)
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin_site.urls),
+    path("api/v1/", include("rollouts.urls_api")),
+    path("", include("rollouts.urls")),
+]

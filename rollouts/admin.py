@@ -1,0 +1,174 @@
+"""The admin writes only through services, so every change is validated and audited."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from rollouts.admin_site import admin_site
+from rollouts.errors import DomainError
+from rollouts.models import AuditEvent, Feature, ModelConfig, ModelVersion, Provider
+from rollouts.roles import Role, has_role
+from rollouts.services import registry
+
+
+class AdminRoleMixin:
+    """The Admin role decides, not Django's per-model permissions (which nobody maintains)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return has_role(request.user, Role.ADMIN)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return has_role(request.user, Role.ADMIN)
+
+    def has_add_permission(self, request) -> bool:
+        return has_role(request.user, Role.ADMIN)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return has_role(request.user, Role.ADMIN)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return has_role(request.user, Role.ADMIN)
+
+
+@admin.register(User, site=admin_site)
+class RoleUserAdmin(AdminRoleMixin, UserAdmin):
+    # Users stay (audit events point at them); deactivate instead of deleting.
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Group, site=admin_site)
+class RoleGroupAdmin(AdminRoleMixin, GroupAdmin):
+    pass
+
+
+class ReasonForm(forms.ModelForm):
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit trail.",
+    )
+
+
+class RoleAdmin(AdminRoleMixin, admin.ModelAdmin):
+    """Admin-role users may do everything here except delete: the registry is history."""
+
+    form = ReasonForm
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Provider, site=admin_site)
+class ProviderAdmin(RoleAdmin):
+    list_display = ["name", "api_style", "base_url", "api_key_env", "self_hosted", "is_simulator"]
+
+    def save_model(self, request, obj, form, change):
+        registry.provider_save(provider=obj, actor=request.user, reason=form.cleaned_data["reason"])
+
+
+@admin.register(ModelVersion, site=admin_site)
+class ModelVersionAdmin(RoleAdmin):
+    list_display = ["model_id", "provider", "display_name", "released", "deprecates", "successor"]
+    list_filter = ["provider"]
+    search_fields = ["model_id", "display_name"]
+
+    def save_model(self, request, obj, form, change):
+        registry.model_version_save(
+            version=obj, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+
+
+@admin.register(ModelConfig, site=admin_site)
+class ModelConfigAdmin(RoleAdmin):
+    list_display = ["name", "model_version", "response_format", "locked", "archived", "created"]
+    list_filter = ["archived", "locked"]
+    readonly_fields = ["code", "revision_of", "locked", "archived"]
+    actions = ["archive"]
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data["reason"]
+        if not change:
+            registry.config_create(config=obj, actor=request.user, reason=reason)
+            return
+        saved = registry.config_revise(config=obj, actor=request.user, reason=reason)
+        if saved.pk != obj.pk:
+            self.message_user(
+                request,
+                f"'{obj}' is in use and cannot change, so your edits were saved as a new config "
+                f"'{saved}'.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Archive selected configs")
+    def archive(self, request, queryset):
+        for config in queryset:
+            try:
+                registry.config_archive(config=config, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+
+
+class FeatureForm(ReasonForm):
+    def clean(self):
+        data = super().clean()
+        switching = self.instance.pk and "served_config" in self.changed_data
+        if switching and not data.get("reason", "").strip():
+            self.add_error("reason", "Say why the served config changes; the audit keeps it.")
+        return data
+
+
+@admin.register(Feature, site=admin_site)
+class FeatureAdmin(RoleAdmin):
+    form = FeatureForm
+    list_display = ["key", "name", "served_config", "previous_config", "pinned_until", "owner"]
+    search_fields = ["key", "name"]
+    readonly_fields = ["previous_config", "pinned_until"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "key"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data["reason"]
+        try:
+            if not change:
+                saved = registry.feature_create(
+                    key=obj.key,
+                    name=obj.name,
+                    description=obj.description,
+                    owner=obj.owner,
+                    served_config=obj.served_config,
+                    actor=request.user,
+                    reason=reason,
+                )
+                obj.pk = saved.pk
+                return
+            new_config = obj.served_config
+            if "served_config" in form.changed_data:
+                obj.served_config = Feature.objects.get(pk=obj.pk).served_config
+            registry.feature_update_details(feature=obj, actor=request.user, reason=reason)
+            if "served_config" in form.changed_data:
+                registry.feature_switch_config(
+                    feature=obj, config=new_config, actor=request.user, reason=reason
+                )
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
+
+
+@admin.register(AuditEvent, site=admin_site)
+class AuditEventAdmin(AdminRoleMixin, admin.ModelAdmin):
+    list_display = ["id", "created", "actor_label", "action", "object_repr", "feature_key"]
+    list_filter = ["action"]
+    search_fields = ["object_repr", "reason", "actor_label"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

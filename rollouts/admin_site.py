@@ -1,0 +1,17 @@
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+
+from rollouts.roles import Role, has_role
+
+
+class RolloutAdminSite(AdminSite):
+    site_header = "Rollout Desk admin"
+    site_title = "Rollout Desk admin"
+    index_title = "Registry, users and roles"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        # The admin is for the Admin role only, whatever per-model permissions a user holds.
+        return request.user.is_active and has_role(request.user, Role.ADMIN)
+
+
+admin_site = RolloutAdminSite(name="admin")

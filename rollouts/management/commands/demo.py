@@ -1,0 +1,34 @@
+"""`make run`: prepare the embedded instance and start web + worker + beat under one manager."""
+
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from honcho.manager import Manager
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed demo data, then run web server, Celery worker and beat (Ctrl-C stops)."
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        port = settings.ROLLOUT_PORT
+        self.stdout.write(
+            self.style.SUCCESS(f"\nRollout Desk is starting on http://127.0.0.1:{port}/")
+            + "\nSign in with one of the demo logins above. Ctrl-C stops everything.\n"
+        )
+        sys.stdout.flush()
+        py = sys.executable
+        manager = Manager()
+        manager.add_process(
+            "web",
+            f"{py} -m uvicorn rollout_site.asgi:application --host 127.0.0.1 --port {port} "
+            "--no-access-log",
+        )
+        manager.add_process("worker", f"{py} -m celery -A rollout_site worker -l INFO -c 2")
+        manager.add_process("beat", f"{py} -m celery -A rollout_site beat -l INFO")
+        manager.loop()
+        sys.exit(manager.returncode)
