@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "rollouts.roles.roles_context",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]

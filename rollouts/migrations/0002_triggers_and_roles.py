@@ -30,15 +30,18 @@ $$ LANGUAGE plpgsql;
 PG_CONFIG_FN = """
 CREATE OR REPLACE FUNCTION rollouts_config_immutable() RETURNS trigger AS $$
 BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.locked THEN
+            RAISE EXCEPTION 'model config % is in use and cannot be deleted', OLD.code
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN OLD;
+    END IF;
     IF OLD.locked AND ({changed}) THEN
         RAISE EXCEPTION 'model config % is in use and immutable; save edits as a new config',
             OLD.code USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_OP = 'DELETE' AND OLD.locked THEN
-        RAISE EXCEPTION 'model config % is in use and cannot be deleted', OLD.code
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    RETURN NEW;
 END
 $$ LANGUAGE plpgsql;
 """
@@ -46,7 +49,11 @@ $$ LANGUAGE plpgsql;
 
 def forwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    run = schema_editor.execute
+
+    def run(sql: str) -> None:
+        # params=None: the PL/pgSQL bodies use % placeholders of their own.
+        schema_editor.execute(sql, params=None)
+
     if vendor == "postgresql":
         run(PG_APPEND_ONLY_FN)
         for table in APPEND_ONLY:
@@ -55,8 +62,7 @@ def forwards(apps, schema_editor):
                 "FOR EACH ROW EXECUTE FUNCTION rollouts_refuse_change()"
             )
         changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in CONFIG_CONTENT)
-        # DELETE has no NEW row: only the UPDATE branch compares columns.
-        run(PG_CONFIG_FN.format(changed=f"TG_OP = 'UPDATE' AND ({changed})"))
+        run(PG_CONFIG_FN.format(changed=changed))
         run(
             "CREATE TRIGGER rollouts_modelconfig_immutable BEFORE UPDATE OR DELETE "
             "ON rollouts_modelconfig FOR EACH ROW EXECUTE FUNCTION rollouts_config_immutable()"

@@ -1,0 +1,102 @@
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from rollouts.models import Feature, ModelConfig, ModelVersion, Provider
+from rollouts.roles import Role
+from rollouts.services import registry
+
+# The fixed cast: every view's permission matrix is tested against these.
+CAST = {
+    "viewer": None,
+    "reviewer": Role.REVIEWER,
+    "release": Role.RELEASE_MANAGER,
+    "admin": Role.ADMIN,
+}
+
+
+def _make_user(username: str, role: Role | None) -> User:
+    user = User.objects.create_user(username=username)  # tests sign in with force_login
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    if role == Role.ADMIN:
+        user.is_staff = True
+        user.save()
+    return user
+
+
+@pytest.fixture
+def cast(db) -> dict[str, User]:
+    return {name: _make_user(name, role) for name, role in CAST.items()}
+
+
+@pytest.fixture
+def viewer(cast) -> User:
+    return cast["viewer"]
+
+
+@pytest.fixture
+def release(cast) -> User:
+    return cast["release"]
+
+
+@pytest.fixture
+def admin_user(cast) -> User:
+    return cast["admin"]
+
+
+@pytest.fixture
+def client_for(cast):
+    def make(name: str | None) -> Client:
+        client = Client()
+        if name:
+            client.force_login(cast[name])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def provider(db) -> Provider:
+    return registry.provider_save(
+        provider=Provider(
+            name="OpenAI",
+            api_style=Provider.ApiStyle.OPENAI_CHAT,
+            base_url="https://api.openai.com/v1",
+            api_key_env="OPENAI_API_KEY",
+        ),
+        actor=None,
+    )
+
+
+@pytest.fixture
+def make_version(provider):
+    def make(model_id: str = "gpt-4o-2024-08-06", **kwargs) -> ModelVersion:
+        existing = ModelVersion.objects.filter(provider=provider, model_id=model_id).first()
+        if existing and not kwargs:
+            return existing
+        return registry.model_version_save(
+            version=ModelVersion(provider=provider, model_id=model_id, **kwargs), actor=None
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_config(make_version):
+    def make(name: str = "cfg", version: ModelVersion | None = None, **kwargs) -> ModelConfig:
+        kwargs.setdefault("system_prompt", "You help {customer}.")
+        return registry.config_create(
+            config=ModelConfig(name=name, model_version=version or make_version(), **kwargs),
+            actor=None,
+        )
+
+    return make
+
+
+@pytest.fixture
+def feature(make_config, make_version) -> Feature:
+    config = make_config("support v1", make_version("gpt-4o-2024-05-13"))
+    return registry.feature_create(
+        key="support-reply", name="Support reply", served_config=config, actor=None
+    )
