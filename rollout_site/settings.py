@@ -125,8 +125,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Unhashed fallback when collectstatic has not run (tests, a first `manage.py check`).
-WHITENOISE_MANIFEST_STRICT = False
 
 # --- Security (production defaults; each can be turned off behind a TLS-terminating proxy) ---
 SECURE_PROXY_SSL_HEADER = (

@@ -1,10 +1,22 @@
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.test import Client
+from django.test.utils import override_settings
 
 from rollouts.models import Feature, ModelConfig, ModelVersion, Provider
 from rollouts.roles import Role
 from rollouts.services import registry
+
+def pytest_configure(config):
+    # Pages render without a collectstatic run: plain storage instead of the hashed manifest.
+    override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    ).enable()
+
 
 # The fixed cast: every view's permission matrix is tested against these.
 CAST = {
