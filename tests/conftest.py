@@ -8,6 +8,7 @@ from rollouts.models import Feature, ModelConfig, ModelVersion, Provider
 from rollouts.roles import Role
 from rollouts.services import registry
 
+
 def pytest_configure(config):
     # Pages render without a collectstatic run: plain storage instead of the hashed manifest.
     override_settings(
