@@ -30,6 +30,7 @@ def _run(code: str, overrides: dict, tmp_path) -> subprocess.CompletedProcess:
             "SECURE_SSL_REDIRECT",
             "ALLOWED_HOSTS",
             "DATABASE_URL",
+            "CELERY_BROKER_URL",
         }
     }
     clean.update({"VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "rollout_site.settings"})
