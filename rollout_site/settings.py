@@ -5,6 +5,7 @@ var/ and Celery over kombu's filesystem transport under var/broker/. Production 
 DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis or RabbitMQ.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A file, not memory, for the test database: integration tests start a real Celery worker
+    # and a real web server that must see the same data.
+    # Named per process, so two test runs on one checkout never share (and break) one file.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test_rollout_desk_{os.getpid()}.sqlite3")
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -166,7 +173,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-shadow-jobs": {"task": "comparisons.tasks.sweep_shadow_jobs", "schedule": 30.0},
+    "purge-request-logs": {"task": "rollouts.tasks.purge_request_logs", "schedule": 3600.0},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Product settings -----------------------------------------------------------------------
@@ -187,3 +197,11 @@ LOGGING = {
 
 # Port of the web process started by `make run` (honcho claims PORT for itself).
 ROLLOUT_PORT = env_int("ROLLOUT_PORT", 8000, minimum=1)
+# How stale another process's routing table may be before it re-checks the database.
+ROUTING_REFRESH_SECONDS = env_int("ROUTING_REFRESH_MS", 250, minimum=0) / 1000
+# A queued shadow job older than this is nudged again by the sweep (its message may be lost).
+SHADOW_REDISPATCH_SECONDS = env_int("SHADOW_REDISPATCH_SECONDS", 120, minimum=1)
+# Request logs older than this are purged (pairs, which may carry labels, are kept).
+REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
+# The API refuses bodies over 5 MB with a 413 itself; Django's own cap sits just above it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024

@@ -11,5 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin_site.urls),
     path("api/v1/", include("rollouts.urls_api")),
+    path("simulator/v1/", include("rollouts.simulator.urls")),
     path("", include("rollouts.urls")),
 ]

@@ -9,9 +9,10 @@ from django.http import HttpRequest
 
 from rollouts.admin_site import admin_site
 from rollouts.errors import DomainError
-from rollouts.models import AuditEvent, Feature, ModelConfig, ModelVersion, Provider
+from rollouts.models import ApiToken, AuditEvent, Feature, ModelConfig, ModelVersion, Provider
 from rollouts.roles import Role, has_role
 from rollouts.services import registry
+from rollouts.services.tokens import token_create, token_revoke
 
 
 class AdminRoleMixin:
@@ -172,3 +173,42 @@ class AuditEventAdmin(AdminRoleMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["name", "features"]
+
+
+@admin.register(ApiToken, site=admin_site)
+class ApiTokenAdmin(RoleAdmin):
+    form = ApiTokenForm
+    list_display = ["name", "prefix", "created", "revoked"]
+    readonly_fields = ["prefix", "created", "revoked"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A token's scope is fixed at creation: make a new token rather than widen an old one.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        token, plaintext = token_create(
+            name=form.cleaned_data["name"],
+            features=list(form.cleaned_data["features"]),
+            actor=request.user,
+        )
+        obj.pk = token.pk
+        self.message_user(
+            request,
+            f"Token for '{token.name}': {plaintext} — copy it now, it is not shown again.",
+            messages.WARNING,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        pass  # token_create set the features already
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            token_revoke(token=token, actor=request.user, reason="revoked in the admin")

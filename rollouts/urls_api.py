@@ -1,7 +1,13 @@
 from django.urls import path
 
-from .views import api
+from .views import api, api_rollouts, openapi
 
 urlpatterns = [
+    path("openapi.json", openapi.schema, name="api_openapi"),
     path("features/<slug:key>/served", api.feature_served, name="api_feature_served"),
+    path("features/<slug:key>/assignment", api.feature_assignment, name="api_assignment"),
+    path("ingest", api.ingest_calls, name="api_ingest"),
+    path("feedback", api.feedback, name="api_feedback"),
+    path("rollouts/<uuid:code>", api_rollouts.rollout_detail, name="api_rollout"),
+    path("rollouts/<uuid:code>/rollback", api_rollouts.rollback, name="api_rollback"),
 ]

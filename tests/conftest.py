@@ -31,7 +31,8 @@ CAST = {
 def _make_user(username: str, role: Role | None) -> User:
     user = User.objects.create_user(username=username)  # tests sign in with force_login
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     if role == Role.ADMIN:
         user.is_staff = True
         user.save()
@@ -113,3 +114,19 @@ def feature(make_config, make_version) -> Feature:
     return registry.feature_create(
         key="support-reply", name="Support reply", served_config=config, actor=None
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_connections(django_db_setup, django_db_blocker):
+    """Live-server threads and the gateway's recorder thread keep their own database
+    connections; end them so the test database can be dropped at the end of the run."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -1,5 +1,6 @@
 """The registry: providers, pinned model versions, immutable model configs, features."""
 
+import re
 import secrets
 import string
 import uuid
@@ -291,6 +292,21 @@ class Feature(models.Model):
     )
     # The previous config is the rollback target and may not be archived before this instant.
     pinned_until = models.DateTimeField(null=True, blank=True)
+    # Privacy: applied to inputs and outputs before anything is stored (rollouts/redaction.py).
+    redact_emails = models.BooleanField(default=True)
+    redact_phones = models.BooleanField(default=True)
+    redact_cards = models.BooleanField(default=True)
+    redact_custom = models.JSONField(
+        default=list, blank=True, help_text="Extra regular expressions to redact, as a JSON list."
+    )
+    # Apps whose tool calls have side effects: the candidate's tool calls are recorded as text
+    # and never executed (nothing in Rollout Desk executes tool calls in any case).
+    no_shadow_tool_calls = models.BooleanField(
+        "no shadow of tool calls",
+        default=False,
+        help_text="The feature's tool calls have side effects: shadow answers that call tools "
+        "are recorded, never executed.",
+    )
     # Assignment hashes (salt, unit key); a per-feature salt keeps features independent.
     salt = models.CharField(max_length=32, default=_new_salt, editable=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -311,3 +327,18 @@ class Feature(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    def clean(self) -> None:
+        if not isinstance(self.redact_custom, list) or not all(
+            isinstance(p, str) for p in self.redact_custom
+        ):
+            raise ValidationError(
+                {"redact_custom": 'Give a JSON list of regular expressions, e.g. ["ACME-\\d+"].'}
+            )
+        for pattern in self.redact_custom:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValidationError(
+                    {"redact_custom": f"{pattern!r} is not a valid regular expression: {exc}."}
+                ) from None

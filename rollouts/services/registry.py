@@ -9,6 +9,7 @@ from django.db import transaction
 from rollouts.errors import Conflict, DomainError
 from rollouts.models import Feature, ModelConfig, ModelVersion, Provider
 from rollouts.models.serving import FULL, ServingShare
+from rollouts.routing import routing_changed
 
 from .audit import audit_record, db_now, snapshot
 from .serving import serving_record
@@ -67,7 +68,7 @@ def config_revise(*, config: ModelConfig, actor, reason: str = "") -> ModelConfi
     return _audited_save(revision, actor=actor, noun="config", reason=reason)
 
 
-def _lock_config(config: ModelConfig) -> None:
+def lock_config(config: ModelConfig) -> None:
     if config.archived:
         raise DomainError(f"Config '{config}' is archived; pick or create an active config.")
     if not config.locked:
@@ -116,7 +117,7 @@ def feature_create(
         key=key, name=name, description=description, owner=owner, served_config=served_config
     )
     feature.full_clean()
-    _lock_config(served_config)
+    lock_config(served_config)
     feature.save()
     event = audit_record(
         actor=actor,
@@ -130,6 +131,7 @@ def feature_create(
     serving_record(
         feature=feature, shares=[(served_config, ServingShare.Variant.BASELINE, FULL)], event=event
     )
+    routing_changed()
     return feature
 
 
@@ -139,9 +141,11 @@ def feature_update_details(*, feature: Feature, actor, reason: str = "") -> Feat
     stored = Feature.objects.get(pk=feature.pk)
     if feature.served_config_id != stored.served_config_id or feature.key != stored.key:
         raise DomainError("Change the served config with a switch (or a rollout); keys are fixed.")
-    return _audited_save(
+    saved = _audited_save(
         feature, actor=actor, noun="feature", reason=reason, feature_key=feature.key
     )
+    routing_changed()  # redaction settings travel with the routing table
+    return saved
 
 
 @transaction.atomic
@@ -151,9 +155,15 @@ def feature_switch_config(*, feature: Feature, config: ModelConfig, actor, reaso
     if not reason.strip():
         raise ValidationError({"reason": "Say why the served config changes; the audit keeps it."})
     old = feature.served_config
+    active = feature.rollouts.filter(status__in=("draft", "shadow", "canary")).first()
+    if active:
+        raise DomainError(
+            f"'{feature}' has an active rollout to '{active.candidate}'; finish, roll back or "
+            "abort it before switching the served config by hand."
+        )
     if config.pk == old.pk:
         raise DomainError(f"'{config}' already serves '{feature}'.")
-    _lock_config(config)
+    lock_config(config)
     now = db_now()
     pinned_until = now + timedelta(days=settings.ROLLBACK_PIN_DAYS)
     before = snapshot(feature, exclude=("salt",))
@@ -176,4 +186,5 @@ def feature_switch_config(*, feature: Feature, config: ModelConfig, actor, reaso
     serving_record(
         feature=feature, shares=[(config, ServingShare.Variant.BASELINE, FULL)], event=event
     )
+    routing_changed()
     return feature

@@ -50,6 +50,9 @@ def feature_detail(request: HttpRequest, key: str) -> HttpResponse:
         {
             "feature": feature,
             "events": events,
+            "rollouts": feature.rollouts.select_related("baseline", "candidate").order_by(
+                "-created"
+            )[:20],
             "today": now.date(),
             "pin_days_left": (feature.pinned_until - now).days if feature.pinned_until else None,
             "warning_window": timedelta(days=settings.DEPRECATION_WARNING_DAYS),

@@ -28,7 +28,11 @@ class Command(BaseCommand):
             f"{py} -m uvicorn rollout_site.asgi:application --host 127.0.0.1 --port {port} "
             "--no-access-log",
         )
-        manager.add_process("worker", f"{py} -m celery -A rollout_site worker -l INFO -c 2")
+        # Shadow calls wait seconds on the provider: a thread pool keeps many in flight.
+        manager.add_process(
+            "worker", f"{py} -m celery -A rollout_site worker -l INFO -P threads -c 50"
+        )
         manager.add_process("beat", f"{py} -m celery -A rollout_site beat -l INFO")
+        manager.add_process("traffic", f"{py} manage.py traffic --rate 0.5")
         manager.loop()
         sys.exit(manager.returncode)

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from rollouts.models import Feature, ModelConfig, ModelVersion, Provider
 from rollouts.roles import Role
-from rollouts.services import registry
+from rollouts.services import registry, rollouts
 from rollouts.services.audit import db_now
 
 DEMO_USERS = [
@@ -89,14 +89,26 @@ class Command(BaseCommand):
             provider, "sim-chat-2025-01-15", "Sim Chat (Jan 2025)", today + timedelta(days=45), v2
         )
         support = self._config("support v1 (Jan)", v1, SUPPORT_PROMPT, 0.3, 400, "text")
-        self._config("support v2 (Oct)", v3, SUPPORT_PROMPT, 0.3, 400, "text")
+        support_next = self._config("support v2 (Oct)", v3, SUPPORT_PROMPT, 0.3, 400, "text")
         summary = self._config("summary v1 (Jun)", v2, SUMMARY_PROMPT, 0.2, 300, "text")
         self._config("summary v2 (Oct)", v3, SUMMARY_PROMPT, 0.2, 300, "text")
         intent = self._config("intent v1 (Jun)", v2, INTENT_PROMPT, 0.0, 100, "json_object")
-        self._config("intent v2 (Oct)", v3, INTENT_PROMPT, 0.0, 100, "json_object")
+        intent_next = self._config("intent v2 (Oct)", v3, INTENT_PROMPT, 0.0, 100, "json_object")
         self._feature("support-reply", "Support reply", support, "Drafts replies to customers.")
         self._feature("ticket-summary", "Ticket summary", summary, "Summarises tickets.")
         self._feature("intent-json", "Intent classifier", intent, "Routes messages by intent.")
+        # Two upgrades in shadow, so the demo's traffic produces pairs to review at once.
+        self._shadow_rollout("support-reply", support_next)
+        self._shadow_rollout("intent-json", intent_next)
+
+    def _shadow_rollout(self, key, candidate):
+        feature = Feature.objects.get(key=key)
+        if feature.rollouts.exists():
+            return
+        rollout = rollouts.rollout_create(
+            feature=feature, candidate=candidate, actor=None, note="demo seed"
+        )
+        rollouts.rollout_start_shadow(rollout=rollout, actor=None, reason="demo seed")
 
     def _version(self, provider, model_id, display, deprecates, successor):
         found = ModelVersion.objects.filter(provider=provider, model_id=model_id).first()

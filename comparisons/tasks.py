@@ -1,0 +1,19 @@
+"""Thin Celery tasks: load ids, call a service. The database row is the truth."""
+
+from celery import shared_task
+
+from comparisons.services.outbox import nudge
+from comparisons.services.shadow import shadow_job_run, shadow_sweep
+
+
+# acks_late: the claim makes a redelivery harmless, and a worker lost mid-call is redone.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_shadow_job(job_id: int) -> None:
+    shadow_job_run(job_id=job_id)
+
+
+@shared_task
+def sweep_shadow_jobs() -> int:
+    ids = shadow_sweep()
+    nudge(ids)
+    return len(ids)

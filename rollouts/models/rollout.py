@@ -1,0 +1,87 @@
+"""Rollouts: one attempt to move a feature from its baseline config to a candidate config."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from .registry import Feature, ModelConfig
+from .serving import FULL
+
+
+class Rollout(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SHADOW = "shadow", "Shadow"
+        CANARY = "canary", "Canary"
+        COMPLETED = "completed", "Completed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        ABORTED = "aborted", "Aborted"
+
+    ACTIVE = (Status.DRAFT, Status.SHADOW, Status.CANARY)
+    # Statuses in which production requests also run on the other config.
+    SHADOWING = (Status.SHADOW, Status.CANARY)
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="rollouts")
+    baseline = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # Share of units served by the candidate, in the 10,000 assignment buckets.
+    candidate_bp = models.PositiveIntegerField(default=0)
+    # Share of production requests that also run on the other config (basis points).
+    shadow_sample_bp = models.PositiveIntegerField(default=FULL)
+    shadow_daily_cap = models.PositiveIntegerField(
+        default=10_000, help_text="At most this many shadow calls per UTC day."
+    )
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    ended = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            # One live attempt per feature: two would fight over the same traffic.
+            models.UniqueConstraint(
+                fields=["feature"],
+                condition=Q(status__in=["draft", "shadow", "canary"]),
+                name="rollouts_rollout_one_active_per_feature",
+            ),
+            models.CheckConstraint(
+                condition=~Q(candidate=F("baseline")), name="rollouts_rollout_candidate_differs"
+            ),
+            models.CheckConstraint(
+                condition=Q(candidate_bp__lte=FULL) & Q(shadow_sample_bp__lte=FULL),
+                name="rollouts_rollout_shares_in_range",
+            ),
+            # Only a canary serves the candidate to anyone.
+            models.CheckConstraint(
+                condition=Q(status="canary") | Q(candidate_bp=0),
+                name="rollouts_rollout_served_only_in_canary",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feature_id}: {self.baseline_id} → {self.candidate_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def candidate_percent(self) -> float:
+        return self.candidate_bp / 100
+
+
+class RoutingState(models.Model):
+    """One row whose generation grows with every routing change (rollouts, switches, tokens).
+    Processes compare it with the generation of their cached routing table."""
+
+    generation = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"routing generation {self.generation}"

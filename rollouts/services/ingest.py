@@ -1,0 +1,233 @@
+"""Ingest: the application reports production calls it made itself. A 2xx means stored."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from jsonschema import Draft202012Validator
+
+from comparisons.services.outbox import plan_shadow_jobs
+from rollouts.assignment import CANDIDATE
+from rollouts.models import ModelConfig, RequestLog
+from rollouts.routing import RoutingTable, TokenView
+from rollouts.timeparse import BadInstant, parse_instant
+
+from .audit import db_now
+
+MAX_BATCH = 500
+_TEXT = {"type": "string", "maxLength": 200_000}
+MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"enum": ["system", "user", "assistant", "tool", "developer"]},
+        "content": _TEXT,
+        "name": {"type": "string", "maxLength": 200},
+    },
+}
+RECORD = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["feature", "request_id", "messages"],
+    "properties": {
+        "feature": {"type": "string", "minLength": 1, "maxLength": 64},
+        "request_id": {"type": "string", "minLength": 1, "maxLength": 100},
+        "unit": {"type": "string", "maxLength": 200},
+        "messages": {"type": "array", "minItems": 1, "maxItems": 500, "items": MESSAGE},
+        "variables": {
+            "type": "object",
+            "maxProperties": 100,
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+        "output": _TEXT,
+        "config": {"type": "string", "format": "uuid", "maxLength": 36},
+        "model_version": {"type": "string", "maxLength": 200},
+        "latency_ms": {"type": "number", "minimum": 0, "maximum": 86_400_000},
+        "error": {"type": "string", "maxLength": 5000},
+        "finish_reason": {"type": "string", "maxLength": 32},
+        "prompt_tokens": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+        "completion_tokens": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+        "started_at": {"type": "string", "maxLength": 40},
+    },
+}
+BATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["records"],
+    "properties": {
+        "records": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": RECORD}
+    },
+}
+_record_validator = Draft202012Validator(RECORD)
+_batch_validator = Draft202012Validator(BATCH)
+
+
+class IngestError(ValueError):
+    def __init__(self, status: int, errors: list[dict]):
+        super().__init__(errors[0]["message"] if errors else "invalid")
+        self.status = status
+        self.errors = errors
+
+
+def _path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"
+
+
+def schema_errors(validator: Draft202012Validator, body) -> list[dict]:
+    errors = []
+    for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.path)))[:20]:
+        errors.append({"field": _path(error.path), "message": error.message[:300]})
+    return errors
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    feature: str
+    id: int
+    duplicate: bool
+
+    def as_json(self) -> dict:
+        return {
+            "feature": self.feature,
+            "request_id": self.request_id,
+            "id": self.id,
+            "status": "duplicate" if self.duplicate else "stored",
+        }
+
+
+def _fail(status: int, field: str, message: str) -> IngestError:
+    return IngestError(status, [{"field": field, "message": message}])
+
+
+def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | None, configs):
+    """Check one record against the registry: feature, token scope, the config that served.
+
+    Returns (route, variant, served config view or None for an older config, shadow config
+    view or None, start time or None).
+    """
+    route = table.routes.get(record["feature"])
+    if route is None:
+        raise _fail(404, f"{index}feature", f"No feature with key '{record['feature']}'.")
+    if token is not None and route.feature_id not in token.feature_ids:
+        raise _fail(
+            403, f"{index}feature", f"This token is not scoped to feature '{route.feature_key}'."
+        )
+    variant, served = route.choose(record.get("unit", ""))
+    code, model = record.get("config"), record.get("model_version")
+    if code or model:
+        known = [c for c in (route.baseline, route.candidate) if c is not None]
+        match = [c for c in known if code in (None, c.code) and model in (None, c.model_id)]
+        if match:
+            served = match[0]
+        elif code in configs:
+            served = None  # an older config (a stale client): stored, never shadowed
+        else:
+            raise _fail(
+                422,
+                f"{index}{'config' if code else 'model_version'}",
+                "Neither the feature's baseline nor its candidate matches; send the config "
+                "code from the assignment.",
+            )
+        variant = CANDIDATE if served is not None and served is route.candidate else "baseline"
+    started = None
+    if "started_at" in record:
+        try:
+            started = parse_instant(record["started_at"], field=f"{index}started_at")
+        except BadInstant as exc:
+            raise _fail(400, f"{index}started_at", str(exc)) from None
+    shadow = route.other(variant) if served is not None else None
+    return route, variant, served, shadow, started
+
+
+def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcome]:
+    """Validate every record first, then store all of them in one transaction (or none)."""
+    batch = isinstance(body, dict) and "records" in body
+    errors = schema_errors(_batch_validator if batch else _record_validator, body)
+    if errors:
+        raise IngestError(400, errors)
+    records = body["records"] if batch else [body]
+    codes = {r["config"] for r in records if "config" in r}
+    configs = {str(c.code): c for c in ModelConfig.objects.filter(code__in=codes)}
+    now = db_now()
+    rows: list[RequestLog] = []
+    feature_keys: dict[int, str] = {}
+    seen: dict[tuple[int, str], int] = {}
+    for n, record in enumerate(records):
+        index = f"records[{n}]." if batch else ""
+        route, variant, served, shadow, started = _resolve(record, index, table, token, configs)
+        redact = route.redactor
+        feature_keys[route.feature_id] = route.feature_key
+        config_id = served.id if served is not None else configs[record["config"]].pk
+        row = RequestLog(
+            feature_id=route.feature_id,
+            request_id=record["request_id"],
+            unit_key=record.get("unit", ""),
+            source=RequestLog.Source.INGEST,
+            config_id=config_id,
+            variant=variant,
+            rollout_id=route.rollout_id if served is not None else None,
+            messages=redact.messages(record["messages"]),
+            variables=record.get("variables", {}),
+            output=redact.text(record.get("output", "")),
+            finish_reason=record.get("finish_reason", ""),
+            error=redact.text(record.get("error", "")),
+            error_kind="app_error" if record.get("error") else "",
+            latency_ms=record.get("latency_ms"),
+            prompt_tokens=record.get("prompt_tokens"),
+            completion_tokens=record.get("completion_tokens"),
+            started=started or now,
+        )
+        row.shadow_config_id = shadow.id if shadow is not None else None
+        seen.setdefault((route.feature_id, row.request_id), n)
+        rows.append(row)
+    return _store(rows, seen, feature_keys, today=now.date())
+
+
+def _store(rows: list[RequestLog], first: dict, feature_keys: dict, *, today) -> list[Outcome]:
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                existing = _existing(rows)
+                fresh = [
+                    r
+                    for n, r in enumerate(rows)
+                    if (r.feature_id, r.request_id) not in existing
+                    and first[(r.feature_id, r.request_id)] == n
+                ]
+                RequestLog.objects.bulk_create(fresh)
+                plan_shadow_jobs(fresh, today=today)
+                stored = {(r.feature_id, r.request_id): r.pk for r in fresh} | existing
+                break
+        except IntegrityError:
+            # A concurrent ingest stored one of these request ids first: retry, which now sees
+            # it as a duplicate. Nothing of this attempt was written.
+            continue
+    else:
+        raise _fail(409, "request_id", "Concurrent duplicates; retry, the call is idempotent.")
+    fresh_keys = {(r.feature_id, r.request_id) for r in fresh}
+    keys = [(r.feature_id, r.request_id) for r in rows]
+    return [
+        Outcome(
+            request_id=k[1],
+            feature=feature_keys[k[0]],
+            id=stored[k],
+            duplicate=k not in fresh_keys or first[k] != n,
+        )
+        for n, k in enumerate(keys)
+    ]
+
+
+def _existing(rows: list[RequestLog]) -> dict[tuple[int, str], int]:
+    found: dict[tuple[int, str], int] = {}
+    by_feature: dict[int, set[str]] = {}
+    for r in rows:
+        by_feature.setdefault(r.feature_id, set()).add(r.request_id)
+    for feature_id, ids in by_feature.items():
+        for pk, request_id in RequestLog.objects.filter(
+            feature_id=feature_id, request_id__in=ids
+        ).values_list("pk", "request_id"):
+            found[(feature_id, request_id)] = pk
+    return found
