@@ -13,6 +13,13 @@ def run_shadow_job(job_id: int) -> None:
 
 
 @shared_task
+def fan_out_shadow_jobs(job_ids: list[int]) -> None:
+    """One message per job, sent from a worker so that every job can run in parallel."""
+    for job_id in job_ids:
+        run_shadow_job.apply_async((job_id,))
+
+
+@shared_task
 def sweep_shadow_jobs() -> int:
     ids = shadow_sweep()
     nudge(ids)

@@ -54,21 +54,34 @@ def plan_shadow_jobs(logs: list[RequestLog], *, today: date) -> list[ShadowJob]:
     return created
 
 
-_nudges: queue.SimpleQueue[int] = queue.SimpleQueue()
+_nudges: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
 _nudger: threading.Thread | None = None
 _nudger_lock = threading.Lock()
 
 
+# Job ids per message: a worker fans them out (comparisons.tasks.fan_out_shadow_jobs).
+FAN_OUT = 500
+
+
 def _send_nudges() -> None:
-    from comparisons.tasks import run_shadow_job
+    from comparisons.tasks import fan_out_shadow_jobs, run_shadow_job
 
     while True:
-        job_id = _nudges.get()
+        ids = list(_nudges.get())
+        while len(ids) < FAN_OUT:
+            try:
+                ids.extend(_nudges.get_nowait())
+            except queue.Empty:
+                break
         try:
+            # One message for many jobs, so a busy web process spends one publish per batch.
             # No publish retries: a lost nudge costs only latency, the sweep re-dispatches.
-            run_shadow_job.apply_async((job_id,), retry=False)
+            if len(ids) == 1:
+                run_shadow_job.apply_async((ids[0],), retry=False)
+            else:
+                fan_out_shadow_jobs.apply_async((ids,), retry=False)
         except Exception as exc:
-            log.warning("shadow job %s not dispatched (%s); the sweep will", job_id, exc)
+            log.warning("%d shadow jobs not dispatched (%s); the sweep will", len(ids), exc)
 
 
 def nudge(job_ids: list[int]) -> None:
@@ -80,5 +93,5 @@ def nudge(job_ids: list[int]) -> None:
             if _nudger is None or not _nudger.is_alive():
                 _nudger = threading.Thread(target=_send_nudges, name="shadow-nudger", daemon=True)
                 _nudger.start()
-    for job_id in job_ids:
-        _nudges.put(job_id)
+    for start in range(0, len(job_ids), FAN_OUT):
+        _nudges.put(job_ids[start : start + FAN_OUT])

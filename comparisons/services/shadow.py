@@ -6,12 +6,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 from comparisons.models import ShadowJob, ShadowPair
 from rollouts.assignment import CANDIDATE
 from rollouts.models import RequestLog
 from rollouts.prompting import render_messages
 from rollouts.providers import CallResult, ProviderCall, call
+from rollouts.redaction import feature_redactor
 from rollouts.routing import _config_view
 from rollouts.services.audit import db_now
 
@@ -23,7 +25,7 @@ def _claim(job_id: int) -> bool:
     # Compare-and-set: of two workers handed the same job, exactly one proceeds.
     return bool(
         ShadowJob.objects.filter(pk=job_id, status=ShadowJob.Status.QUEUED).update(
-            status=ShadowJob.Status.CLAIMED, claimed_at=db_now(), attempts=F("attempts") + 1
+            status=ShadowJob.Status.CLAIMED, claimed_at=Now(), attempts=F("attempts") + 1
         )
     )
 
@@ -36,7 +38,7 @@ def shadow_job_run(*, job_id: int, transport=None) -> ShadowPair | None:
     if not _claim(job_id):
         return None
     job = ShadowJob.objects.select_related(
-        "request", "rollout", "config__model_version__provider"
+        "request", "rollout__feature", "config__model_version__provider"
     ).get(pk=job_id)
     request: RequestLog = job.request
     config = _config_view(job.config)
@@ -55,14 +57,8 @@ def shadow_job_run(*, job_id: int, transport=None) -> ShadowPair | None:
     return _store_pair(job, request, result)
 
 
-def _redactor(job: ShadowJob):
-    from rollouts.redaction import feature_redactor
-
-    return feature_redactor(job.rollout.feature)
-
-
 def _store_pair(job: ShadowJob, request: RequestLog, result: CallResult) -> ShadowPair | None:
-    redact = _redactor(job)
+    redact = feature_redactor(job.rollout.feature)
     shadow_side = {
         "output": redact.text(result.output),
         "error": (result.error_kind + ": " + redact.text(result.error))[:300]
@@ -112,7 +108,7 @@ def _store_pair(job: ShadowJob, request: RequestLog, result: CallResult) -> Shad
 
 def _finish(job: ShadowJob, status: str, error: str = "") -> None:
     ShadowJob.objects.filter(pk=job.pk, status=ShadowJob.Status.CLAIMED).update(
-        status=status, finished=db_now(), error=error
+        status=status, finished=Now(), error=error
     )
 
 

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 
 from comparisons.services.outbox import plan_shadow_jobs
 from rollouts.assignment import Route
@@ -82,7 +82,6 @@ class Recorder:
         while self._buffer:
             batch = [self._buffer.popleft() for _ in range(min(MAX_BATCH, len(self._buffer)))]
             try:
-                close_old_connections()
                 _write(batch)
             except Exception:
                 self._buffer.extendleft(reversed(batch))  # keep order; retried next round

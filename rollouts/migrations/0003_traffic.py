@@ -7,148 +7,313 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rollouts', '0002_triggers_and_roles'),
+        ("rollouts", "0002_triggers_and_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RoutingState',
+            name="RoutingState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('generation', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("generation", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
-            model_name='feature',
-            name='no_shadow_tool_calls',
-            field=models.BooleanField(default=False, help_text="The feature's tool calls have side effects: shadow answers that call tools are recorded, never executed.", verbose_name='no shadow of tool calls'),
+            model_name="feature",
+            name="no_shadow_tool_calls",
+            field=models.BooleanField(
+                default=False,
+                help_text="The feature's tool calls have side effects: shadow answers that call tools are recorded, never executed.",
+                verbose_name="no shadow of tool calls",
+            ),
         ),
         migrations.AddField(
-            model_name='feature',
-            name='redact_cards',
+            model_name="feature",
+            name="redact_cards",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='feature',
-            name='redact_custom',
-            field=models.JSONField(blank=True, default=list, help_text='Extra regular expressions to redact, as a JSON list.'),
+            model_name="feature",
+            name="redact_custom",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Extra regular expressions to redact, as a JSON list.",
+            ),
         ),
         migrations.AddField(
-            model_name='feature',
-            name='redact_emails',
+            model_name="feature",
+            name="redact_emails",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='feature',
-            name='redact_phones',
+            model_name="feature",
+            name="redact_phones",
             field=models.BooleanField(default=True),
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(help_text='Which application uses it', max_length=100)),
-                ('prefix', models.CharField(editable=False, max_length=16, unique=True)),
-                ('digest', models.CharField(editable=False, max_length=64)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('revoked', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('features', models.ManyToManyField(blank=True, related_name='+', to='rollouts.feature')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(help_text="Which application uses it", max_length=100)),
+                ("prefix", models.CharField(editable=False, max_length=16, unique=True)),
+                ("digest", models.CharField(editable=False, max_length=64)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("revoked", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "features",
+                    models.ManyToManyField(blank=True, related_name="+", to="rollouts.feature"),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Rollout',
+            name="Rollout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('shadow', 'Shadow'), ('canary', 'Canary'), ('completed', 'Completed'), ('rolled_back', 'Rolled back'), ('aborted', 'Aborted')], default='draft', max_length=16)),
-                ('candidate_bp', models.PositiveIntegerField(default=0)),
-                ('shadow_sample_bp', models.PositiveIntegerField(default=10000)),
-                ('shadow_daily_cap', models.PositiveIntegerField(default=10000, help_text='At most this many shadow calls per UTC day.')),
-                ('note', models.TextField(blank=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('ended', models.DateTimeField(blank=True, null=True)),
-                ('baseline', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.modelconfig')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.modelconfig')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('feature', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='rollouts.feature')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("shadow", "Shadow"),
+                            ("canary", "Canary"),
+                            ("completed", "Completed"),
+                            ("rolled_back", "Rolled back"),
+                            ("aborted", "Aborted"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("candidate_bp", models.PositiveIntegerField(default=0)),
+                ("shadow_sample_bp", models.PositiveIntegerField(default=10000)),
+                (
+                    "shadow_daily_cap",
+                    models.PositiveIntegerField(
+                        default=10000, help_text="At most this many shadow calls per UTC day."
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("ended", models.DateTimeField(blank=True, null=True)),
+                (
+                    "baseline",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.modelconfig",
+                    ),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.modelconfig",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "feature",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="rollouts.feature",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created'],
+                "ordering": ["-created"],
             },
         ),
         migrations.CreateModel(
-            name='RequestLog',
+            name="RequestLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.CharField(max_length=100)),
-                ('unit_key', models.CharField(blank=True, max_length=200)),
-                ('source', models.CharField(choices=[('gateway', 'Gateway'), ('ingest', 'Ingest')], max_length=8)),
-                ('variant', models.CharField(choices=[('baseline', 'Baseline'), ('candidate', 'Candidate')], max_length=10)),
-                ('messages', models.JSONField(help_text='Input messages, redacted')),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('output', models.TextField(blank=True)),
-                ('finish_reason', models.CharField(blank=True, max_length=32)),
-                ('tool_calls', models.JSONField(blank=True, default=list)),
-                ('error_kind', models.CharField(blank=True, max_length=32)),
-                ('error', models.TextField(blank=True)),
-                ('latency_ms', models.FloatField(null=True)),
-                ('prompt_tokens', models.PositiveIntegerField(null=True)),
-                ('completion_tokens', models.PositiveIntegerField(null=True)),
-                ('started', models.DateTimeField()),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('config', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.modelconfig')),
-                ('feature', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.feature')),
-                ('rollout', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.rollout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("request_id", models.CharField(max_length=100)),
+                ("unit_key", models.CharField(blank=True, max_length=200)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("gateway", "Gateway"), ("ingest", "Ingest")], max_length=8
+                    ),
+                ),
+                (
+                    "variant",
+                    models.CharField(
+                        choices=[("baseline", "Baseline"), ("candidate", "Candidate")],
+                        max_length=10,
+                    ),
+                ),
+                ("messages", models.JSONField(help_text="Input messages, redacted")),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                ("output", models.TextField(blank=True)),
+                ("finish_reason", models.CharField(blank=True, max_length=32)),
+                ("tool_calls", models.JSONField(blank=True, default=list)),
+                ("error_kind", models.CharField(blank=True, max_length=32)),
+                ("error", models.TextField(blank=True)),
+                ("latency_ms", models.FloatField(null=True)),
+                ("prompt_tokens", models.PositiveIntegerField(null=True)),
+                ("completion_tokens", models.PositiveIntegerField(null=True)),
+                ("started", models.DateTimeField()),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "config",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.modelconfig",
+                    ),
+                ),
+                (
+                    "feature",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.feature",
+                    ),
+                ),
+                (
+                    "rollout",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.rollout",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Feedback',
+            name="Feedback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('thumbs', 'Thumbs'), ('score', 'Score')], max_length=8)),
-                ('value', models.SmallIntegerField()),
-                ('comment', models.TextField(blank=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='rollouts.requestlog')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("thumbs", "Thumbs"), ("score", "Score")], max_length=8
+                    ),
+                ),
+                ("value", models.SmallIntegerField()),
+                ("comment", models.TextField(blank=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to="rollouts.requestlog",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('kind', 'thumbs'), ('value__in', [-1, 1])), models.Q(('kind', 'score'), ('value__gte', 1), ('value__lte', 5)), _connector='OR'), name='rollouts_feedback_value_fits_kind')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind", "thumbs"), ("value__in", [-1, 1])),
+                            models.Q(("kind", "score"), ("value__gte", 1), ("value__lte", 5)),
+                            _connector="OR",
+                        ),
+                        name="rollouts_feedback_value_fits_kind",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='rollout',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['draft', 'shadow', 'canary'])), fields=('feature',), name='rollouts_rollout_one_active_per_feature'),
+            model_name="rollout",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["draft", "shadow", "canary"])),
+                fields=("feature",),
+                name="rollouts_rollout_one_active_per_feature",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rollout',
-            constraint=models.CheckConstraint(condition=models.Q(('candidate', models.F('baseline')), _negated=True), name='rollouts_rollout_candidate_differs'),
+            model_name="rollout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("candidate", models.F("baseline")), _negated=True),
+                name="rollouts_rollout_candidate_differs",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rollout',
-            constraint=models.CheckConstraint(condition=models.Q(('candidate_bp__lte', 10000), ('shadow_sample_bp__lte', 10000)), name='rollouts_rollout_shares_in_range'),
+            model_name="rollout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("candidate_bp__lte", 10000), ("shadow_sample_bp__lte", 10000)),
+                name="rollouts_rollout_shares_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rollout',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'canary'), ('candidate_bp', 0), _connector='OR'), name='rollouts_rollout_served_only_in_canary'),
+            model_name="rollout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status", "canary"), ("candidate_bp", 0), _connector="OR"),
+                name="rollouts_rollout_served_only_in_canary",
+            ),
         ),
         migrations.AddIndex(
-            model_name='requestlog',
-            index=models.Index(fields=['created'], name='rollouts_reqlog_created_idx'),
+            model_name="requestlog",
+            index=models.Index(fields=["created"], name="rollouts_reqlog_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='requestlog',
-            constraint=models.UniqueConstraint(fields=('feature', 'request_id'), name='rollouts_requestlog_unique_request'),
+            model_name="requestlog",
+            constraint=models.UniqueConstraint(
+                fields=("feature", "request_id"), name="rollouts_requestlog_unique_request"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='requestlog',
-            constraint=models.CheckConstraint(condition=models.Q(('latency_ms__isnull', True), ('latency_ms__gte', 0), _connector='OR'), name='rollouts_requestlog_latency_positive'),
+            model_name="requestlog",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("latency_ms__isnull", True), ("latency_ms__gte", 0), _connector="OR"
+                ),
+                name="rollouts_requestlog_latency_positive",
+            ),
         ),
     ]

@@ -234,17 +234,25 @@ async def acall(
     prepared, problem = _prepare(req=req)
     if prepared is None:
         return _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
-    client = (
-        httpx.AsyncClient(transport=transport)
-        if transport is not None
-        else pool.async_client(base_url=req.base_url)
-    )
+    sender = transport if transport is not None else pool.async_transport(base_url=req.base_url)
+    payload = json.dumps(prepared.body).encode()
+    headers = {**prepared.headers, "Content-Type": "application/json", "Accept": "*/*"}
     outcome, attempts = _NO_TIME, 0
     try:
         while (remaining := deadline - time.monotonic()) > 0:
             attempts += 1
             outcome = await _aattempt(
-                client=client, prepared=prepared, remaining=remaining, req=req
+                transport=sender,
+                request=httpx.Request(
+                    "POST",
+                    prepared.url,
+                    headers=headers,
+                    content=payload,
+                    extensions={"timeout": httpx.Timeout(remaining).as_dict()},
+                ),
+                prepared=prepared,
+                remaining=remaining,
+                req=req,
             )
             wait = _next_wait(
                 req=req,
@@ -258,27 +266,34 @@ async def acall(
             await _asleep(wait)
     finally:
         if transport is not None:
-            await client.aclose()
+            await transport.aclose()
     return _finish(
         req=req, outcome=outcome, attempts=attempts, started=started, secret=prepared.secret
     )
 
 
 async def _aattempt(
-    *, client: httpx.AsyncClient, prepared: _Prepared, remaining: float, req: ProviderCall
+    *,
+    transport: httpx.AsyncBaseTransport,
+    request: httpx.Request,
+    prepared: _Prepared,
+    remaining: float,
+    req: ProviderCall,
 ) -> Outcome:
     try:
         # asyncio.timeout bounds the whole attempt, body included (see _read_within).
         async with asyncio.timeout(remaining):
-            response = await client.post(
-                prepared.url, headers=prepared.headers, json=prepared.body, timeout=remaining
-            )
+            response = await transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
     except _ATTEMPT_ERRORS as exc:
         return outcome_for_exception(exc, timeout=req.timeout)
     return outcome_for_response(
         status=response.status_code,
         headers=response.headers,
-        content=response.content,
+        content=content,
         parse=prepared.parse,
     )
 

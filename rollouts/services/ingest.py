@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+import fastjsonschema
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField
 from jsonschema import Draft202012Validator
+from psycopg.types.json import Jsonb
 
 from comparisons.services.outbox import plan_shadow_jobs
 from rollouts.assignment import CANDIDATE
@@ -57,8 +60,15 @@ BATCH = {
         "records": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": RECORD}
     },
 }
-_record_validator = Draft202012Validator(RECORD)
-_batch_validator = Draft202012Validator(BATCH)
+# The format checker makes "format": "uuid" binding: a malformed config code is a 400, not a
+# ValidationError from the UUID lookup (a 500).
+_UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+# The fast path: the same schemas compiled to Python code. Valid bodies (nearly all) pass here;
+# only a body that fails is walked again by jsonschema to name every problem.
+_fast_record = fastjsonschema.compile(RECORD, formats={"uuid": _UUID})
+_fast_batch = fastjsonschema.compile(BATCH, formats={"uuid": _UUID})
+_record_validator = Draft202012Validator(RECORD, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_batch_validator = Draft202012Validator(BATCH, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 class IngestError(ValueError):
@@ -75,11 +85,19 @@ def _path(parts) -> str:
     return out or "(body)"
 
 
-def schema_errors(validator: Draft202012Validator, body) -> list[dict]:
+def schema_errors(validator: Draft202012Validator, body, fast=None) -> list[dict]:
+    if fast is not None:
+        try:
+            fast(body)
+            return []
+        except fastjsonschema.JsonSchemaException as exc:
+            first = {"field": "(body)", "message": str(exc)[:300]}
+    else:
+        first = None
     errors = []
     for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.path)))[:20]:
         errors.append({"field": _path(error.path), "message": error.message[:300]})
-    return errors
+    return errors or ([first] if first else [])
 
 
 @dataclass
@@ -145,7 +163,11 @@ def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | N
 def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcome]:
     """Validate every record first, then store all of them in one transaction (or none)."""
     batch = isinstance(body, dict) and "records" in body
-    errors = schema_errors(_batch_validator if batch else _record_validator, body)
+    errors = (
+        schema_errors(_batch_validator, body, _fast_batch)
+        if batch
+        else schema_errors(_record_validator, body, _fast_record)
+    )
     if errors:
         raise IngestError(400, errors)
     records = body["records"] if batch else [body]
@@ -183,10 +205,39 @@ def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcom
         row.shadow_config_id = shadow.id if shadow is not None else None
         seen.setdefault((route.feature_id, row.request_id), n)
         rows.append(row)
-    return _store(rows, seen, feature_keys, today=now.date())
+    return _store(rows, seen, feature_keys, now=now)
 
 
-def _store(rows: list[RequestLog], first: dict, feature_keys: dict, *, today) -> list[Outcome]:
+def _insert(rows: list[RequestLog], *, now) -> None:
+    """Insert rows and set their ids. On PostgreSQL with COPY: ingest batches are its hot path,
+    and COPY is several times faster than a multi-row INSERT built by the ORM."""
+    if connection.vendor != "postgresql" or len(rows) < 20:
+        RequestLog.objects.bulk_create(rows)
+        return
+    fields = [f for f in RequestLog._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('rollouts_requestlog', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk = pk
+            row.created = now
+        columns = ", ".join(f.column for f in fields)
+        with cursor.cursor.copy(f"COPY rollouts_requestlog ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        Jsonb(getattr(row, f.attname))
+                        if isinstance(f, JSONField)
+                        else getattr(row, f.attname)
+                        for f in fields
+                    ]
+                )
+
+
+def _store(rows: list[RequestLog], first: dict, feature_keys: dict, *, now) -> list[Outcome]:
     for _attempt in range(2):
         try:
             with transaction.atomic():
@@ -197,8 +248,8 @@ def _store(rows: list[RequestLog], first: dict, feature_keys: dict, *, today) ->
                     if (r.feature_id, r.request_id) not in existing
                     and first[(r.feature_id, r.request_id)] == n
                 ]
-                RequestLog.objects.bulk_create(fresh)
-                plan_shadow_jobs(fresh, today=today)
+                _insert(fresh, now=now)
+                plan_shadow_jobs(fresh, today=now.date())
                 stored = {(r.feature_id, r.request_id): r.pk for r in fresh} | existing
                 break
         except IntegrityError:

@@ -1,6 +1,8 @@
 """Authentication and body parsing shared by the JSON API views."""
 
 import json
+import math
+import re
 from functools import wraps
 
 from django.core.exceptions import RequestDataTooBig
@@ -14,6 +16,8 @@ from rollouts.services.tokens import token_check
 # Documented in the OpenAPI schema and the README.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 32
+# Valid JSON ("\ud800") but not storable text: no database encodes a lone UTF-16 surrogate.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def api_error(status: int, message: str, field: str | None = None, **extra) -> JsonResponse:
@@ -83,10 +87,19 @@ def _check(value, path: str, depth: int) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise BadBody(400, "Text may not contain NUL bytes (\\u0000).", path or None)
+        if _SURROGATE.search(value):
+            raise BadBody(
+                400, "Text may not contain lone surrogates (\\ud800-\\udfff).", path or None
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):  # 1e400 parses to infinity, which JSON columns refuse
+            raise BadBody(400, "Numbers must be finite (this one overflows).", path or None)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
-                raise BadBody(400, "Keys may not contain NUL bytes (\\u0000).", path or None)
+            if "\x00" in key or _SURROGATE.search(key):
+                raise BadBody(
+                    400, "Keys may not contain NUL bytes or lone surrogates.", path or None
+                )
             _check(item, f"{path}.{key}" if path else key, depth + 1)
     elif isinstance(value, list):
         for n, item in enumerate(value):

@@ -185,3 +185,27 @@ def test_a_bad_custom_pattern_is_refused_naming_the_field(feature):
     with pytest.raises(Exception) as info:
         registry.feature_update_details(feature=feature, actor=None)
     assert "redact_custom" in str(info.value)
+
+
+def test_nudges_go_out_in_batches_that_a_worker_fans_out(monkeypatch):
+    from comparisons import tasks
+    from comparisons.services import outbox
+    from tests.live import wait_for
+
+    sent = []
+
+    def record(kind):
+        return lambda args, **kw: sent.append((kind, args))
+
+    monkeypatch.setattr(tasks.run_shadow_job, "apply_async", record("one"))
+    monkeypatch.setattr(tasks.fan_out_shadow_jobs, "apply_async", record("many"))
+    outbox.nudge([7])
+    assert wait_for(lambda: sent == [("one", (7,))], timeout=5)
+    sent.clear()
+    outbox.nudge(list(range(1200)))
+    assert wait_for(lambda: sum(len(args[0]) for _, args in sent) == 1200, timeout=5)
+    assert all(kind == "many" and len(args[0]) <= outbox.FAN_OUT for kind, args in sent)
+    fanned = []
+    monkeypatch.setattr(tasks.run_shadow_job, "apply_async", lambda args, **kw: fanned.append(args))
+    tasks.fan_out_shadow_jobs([1, 2, 3])
+    assert fanned == [(1,), (2,), (3,)]

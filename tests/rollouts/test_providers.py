@@ -833,45 +833,46 @@ def test_backoff_is_exponential_with_full_jitter():
 # --- the shared pools -------------------------------------------------------------------------
 
 
-def test_sync_pool_shares_one_client_per_base_url_across_threads():
+def test_sync_pool_shares_a_fixed_set_of_clients_per_base_url_across_threads():
     try:
         got: list[httpx.Client] = []
-        barrier = threading.Barrier(16)
+        barrier = threading.Barrier(pool.SHARDS * 2)
 
         def grab():
             barrier.wait()
             got.append(pool.sync_client(base_url="https://pool.test/v1"))
 
-        threads = [threading.Thread(target=grab) for _ in range(16)]
+        threads = [threading.Thread(target=grab) for _ in range(pool.SHARDS * 2)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert len({id(c) for c in got}) == 1
-        assert pool.sync_client(base_url="https://pool.test/v1/") is got[0]
-        assert pool.sync_client(base_url="https://other.test/v1") is not got[0]
+        # Threads share SHARDS clients, each handed out in turn (twice here).
+        assert len({id(c) for c in got}) == pool.SHARDS
+        assert pool.sync_client(base_url="https://pool.test/v1/") in got
+        assert pool.sync_client(base_url="https://other.test/v1") not in got
     finally:
         pool.close_sync_clients()
-    assert got[0].is_closed
-    assert pool.sync_client(base_url="https://pool.test/v1") is not got[0]
+    assert all(c.is_closed for c in got)
+    assert pool.sync_client(base_url="https://pool.test/v1") not in got
     pool.close_sync_clients()
 
 
-def test_async_pool_is_per_event_loop():
-    async def grab() -> tuple[httpx.AsyncClient, httpx.AsyncClient, httpx.AsyncClient]:
-        clients = (
-            pool.async_client(base_url="https://pool.test/v1"),
-            pool.async_client(base_url="https://pool.test/v1"),
-            pool.async_client(base_url="https://other.test/v1"),
-        )
+def test_async_pool_is_per_event_loop_and_spread_over_shards():
+    async def grab() -> tuple[list[httpx.AsyncClient], httpx.AsyncClient]:
+        same = [pool.async_client(base_url="https://pool.test/v1") for _ in range(pool.SHARDS * 2)]
+        other = pool.async_client(base_url="https://other.test/v1")
         await pool.aclose_async_clients()
-        return clients
+        return same, other
 
-    first = asyncio.run(grab())
-    second = asyncio.run(grab())
-    assert first[0] is first[1]
-    assert first[2] is not first[0]
-    assert second[0] is not first[0]
+    first, first_other = asyncio.run(grab())
+    second, _ = asyncio.run(grab())
+    # One base URL reuses a fixed set of SHARDS clients, in turn.
+    assert len({id(c) for c in first}) == pool.SHARDS
+    assert first[0] is first[pool.SHARDS]
+    assert first_other not in first
+    # A new event loop never reuses the old loop's clients.
+    assert not {id(c) for c in first} & {id(c) for c in second}
 
 
 def test_calls_without_transport_use_the_shared_clients(monkeypatch):
@@ -883,12 +884,13 @@ def test_calls_without_transport_use_the_shared_clients(monkeypatch):
     shared.close()
 
     async def run() -> bool:
-        shared_async = httpx.AsyncClient(transport=Script("openai_chat", [ok]).transport())
-        monkeypatch.setattr(pool, "async_client", lambda *, base_url: shared_async)
-        result = await providers.acall(make_req())
-        still_open = not shared_async.is_closed
-        await shared_async.aclose()
-        return result.ok and still_open
+        shared_async = Script("openai_chat", [ok, ok]).transport()
+        closed = []
+        shared_async.aclose = lambda: closed.append(1)  # a shared transport must stay open
+        monkeypatch.setattr(pool, "async_transport", lambda *, base_url: shared_async)
+        first = await providers.acall(make_req())
+        second = await providers.acall(make_req())
+        return first.ok and second.ok and not closed
 
     assert asyncio.run(run())
 

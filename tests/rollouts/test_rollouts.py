@@ -173,8 +173,12 @@ def test_a_release_manager_runs_a_rollout_from_the_pages(client_for, feature, ca
 def test_the_new_rollout_form_names_what_is_wrong(client_for, feature):
     page = client_for("release").post(
         "/rollouts/new/",
-        {"feature": "support-reply", "candidate": feature.served_config.pk,
-         "shadow_sample_percent": "100", "shadow_daily_cap": "10"},
+        {
+            "feature": "support-reply",
+            "candidate": feature.served_config.pk,
+            "shadow_sample_percent": "100",
+            "shadow_daily_cap": "10",
+        },
     )
     assert page.status_code == 200
     assert "already serves" in page.content.decode()

@@ -1,0 +1,98 @@
+"""Shadow execution: one Celery worker process (thread pool of 100) against a stub that answers
+after 1 s. Achieved throughput / ideal (100 calls per second) should be >= 0.75.
+
+Best on PostgreSQL + Redis (DATABASE_URL, CELERY_BROKER_URL); SQLite serialises the writes of
+100 threads and measures the database rather than the worker.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+from harness import PY, ROOT, prepare, stub
+
+IN_FLIGHT = 100
+JOBS = 1000
+
+
+def main() -> int:
+    stub_proc, stub_url = stub(delay=1.0)
+    with stub_proc:
+        world = prepare(stub_url, shadow=True)
+        os.environ.update(world["env"])
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollout_site.settings")
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        from comparisons.models import ShadowJob
+        from rollouts.routing import current_table
+        from rollouts.services.ingest import ingest
+
+        worker = subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "rollout_site",
+                "worker",
+                "-P",
+                "threads",
+                "-c",
+                str(IN_FLIGHT),
+                "-l",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--prefetch-multiplier",
+                "4",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(6)  # worker start-up is not what is measured
+            table = current_table()
+            start = time.perf_counter()
+            for first in range(0, JOBS, 250):
+                ingest(
+                    {
+                        "records": [
+                            {
+                                "feature": "bench",
+                                "request_id": f"r{n}",
+                                "unit": f"u{n}",
+                                "messages": [{"role": "user", "content": "hi"}],
+                                "output": "hello",
+                            }
+                            for n in range(first, first + 250)
+                        ]
+                    },
+                    table=table,
+                    token=None,
+                )
+            while ShadowJob.objects.exclude(status="done").exists():
+                if time.perf_counter() - start > JOBS:  # far beyond any sane run
+                    print("jobs did not finish")
+                    return 1
+                time.sleep(0.2)
+            elapsed = time.perf_counter() - start
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    ideal = JOBS / IN_FLIGHT
+    ratio = ideal / elapsed
+    print(
+        f"{JOBS} shadow calls of 1 s with {IN_FLIGHT} threads: {elapsed:.1f} s "
+        f"(ideal {ideal:.1f} s), {JOBS / elapsed:.0f} calls/s"
+    )
+    print(f"{'MET ' if ratio >= 0.75 else 'MISS'} achieved / ideal {ratio:.2f} (target 0.75)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Shared pieces of the benchmarks: processes, a prepared database, latency statistics."""
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@contextmanager
+def process(
+    args: list[str], env: dict | None = None, ready_url: str | None = None, timeout: float = 60.0
+):
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env or os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        if ready_url:
+            wait_http(ready_url, timeout)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def stub(delay: float = 0.0):
+    port = free_port()
+    return process(
+        [PY, "bench/stub.py", str(port), str(delay)], ready_url=f"http://127.0.0.1:{port}/"
+    ), f"http://127.0.0.1:{port}"
+
+
+def product_env(var_dir: str) -> dict:
+    env = os.environ.copy()
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-only-" + "x" * 40,
+            "VAR_DIR": var_dir,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def fresh_postgres(url: str) -> str:
+    """A new, empty database next to the one in `url` (benchmarks never reuse state)."""
+    import uuid
+
+    import psycopg
+
+    base, _, _name = url.rpartition("/")
+    name = f"rollout_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        old = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'rollout_bench_%%'"
+        ).fetchall()
+        for (stale,) in old:
+            conn.execute(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')  # an earlier run's
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+_created: list[str] = []
+
+
+def prepare(stub_url: str, *, shadow: bool, var_dir: str | None = None) -> dict:
+    """A migrated database with a provider at `stub_url`, a feature and a token (JSON out)."""
+    var_dir = var_dir or tempfile.mkdtemp(prefix="rollout-bench-")
+    env = product_env(var_dir)
+    if env.get("DATABASE_URL", "").startswith("postgres"):
+        env["DATABASE_URL"] = fresh_postgres_keep(env["DATABASE_URL"])
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(
+        [PY, "bench/setup_world.py", stub_url, "shadow" if shadow else "plain"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1]) | {"var_dir": var_dir, "env": env}
+
+
+def gateway(world: dict, workers: int = 1):
+    port = free_port()
+    args = [
+        PY,
+        "-m",
+        "uvicorn",
+        "rollout_site.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+        "--backlog",
+        "4096",
+        "--workers",
+        str(workers),
+    ]
+    return process(
+        args, env=world["env"], ready_url=f"http://127.0.0.1:{port}/login/"
+    ), f"http://127.0.0.1:{port}"
+
+
+def fresh_postgres_keep(url: str) -> str:
+    # Databases made earlier in this run are still in use: only the first call cleans up.
+    if not _created:
+        _created.append(fresh_postgres(url))
+        return _created[-1]
+    import uuid
+
+    import psycopg
+
+    base = url.rpartition("/")[0]
+    name = f"rollout_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):.2f} ms, p99 {percentile(values, 99):.2f} ms, "
+        f"mean {statistics.fmean(values):.2f} ms"
+    )
+
+
+def verdict(ok: bool, text: str) -> str:
+    return f"{'MET ' if ok else 'MISS'} {text}"

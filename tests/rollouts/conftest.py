@@ -1,0 +1,56 @@
+"""Fixtures shared by the application API tests (tests/rollouts/test_api_*.py)."""
+
+import pytest
+
+from rollouts.models import Feature
+from rollouts.routing import invalidate_local
+from rollouts.services import registry
+from rollouts.services.tokens import token_create
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing():
+    """The routing table is a process-wide cache invalidated on commit; test transactions never
+    commit, so drop it around every test (a table left over from a rolled-back test would route
+    to rows that no longer exist)."""
+    invalidate_local()
+    yield
+    invalidate_local()
+
+
+def bearer(plaintext: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {plaintext}"}
+
+
+@pytest.fixture
+def other_feature(make_config, make_version) -> Feature:
+    config = make_config("summary v1", make_version("gpt-4o-mini-2024-07-18"))
+    feature = registry.feature_create(
+        key="ticket-summary", name="Ticket summary", served_config=config, actor=None
+    )
+    invalidate_local()
+    return feature
+
+
+@pytest.fixture
+def token_for(db):
+    """token_for(feature, ...) -> the plaintext of a live token scoped to those features."""
+
+    def make(*features: Feature, name: str = "app") -> str:
+        _token, plaintext = token_create(name=name, features=list(features), actor=None)
+        invalidate_local()
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+def candidate(make_config, make_version):
+    """A config that can be the candidate of a rollout of `feature`."""
+    return make_config(
+        "support v2",
+        make_version("gpt-4o-2024-08-06"),
+        system_prompt="You answer {customer} kindly.",
+        temperature=0.3,
+        max_tokens=256,
+    )

@@ -1,0 +1,63 @@
+"""Large batches take the bulk path (COPY on PostgreSQL): rows must come out exactly as the
+one-by-one path stores them, with their ids, shadow jobs and duplicates handled."""
+
+from comparisons.models import ShadowJob
+from rollouts.models import RequestLog
+from rollouts.routing import current_table, invalidate_local
+from rollouts.services import rollouts
+from rollouts.services.ingest import ingest
+
+FIELDS = [
+    "unit_key",
+    "source",
+    "config_id",
+    "variant",
+    "rollout_id",
+    "messages",
+    "variables",
+    "output",
+    "finish_reason",
+    "tool_calls",
+    "error_kind",
+    "error",
+    "latency_ms",
+    "prompt_tokens",
+    "completion_tokens",
+]
+
+
+def _record(n: int, prefix: str) -> dict:
+    return {
+        "feature": "support-reply",
+        "request_id": f"{prefix}-{n}",
+        "unit": f"u{n}",
+        "messages": [{"role": "user", "content": f"Mail me at x{n}@example.com, {{ok}} ✓"}],
+        "variables": {"customer": "Acme", "n": n},
+        "output": f"Answer {n}\ttab\nline",
+        "latency_ms": 10.5 + n,
+        "prompt_tokens": n,
+        "completion_tokens": 2 * n,
+        "error": "" if n % 2 else "upstream hiccup \\ backslash",
+    }
+
+
+def test_a_big_batch_stores_what_single_records_store(feature, make_config):
+    candidate = make_config("v2")
+    rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    rollouts.rollout_start_shadow(rollout=rollout, actor=None)
+    invalidate_local()
+    table = current_table()
+    batch = ingest({"records": [_record(n, "batch") for n in range(60)]}, table=table, token=None)
+    singles = [ingest(_record(n, "single"), table=table, token=None)[0] for n in range(60)]
+    assert [o.duplicate for o in batch] == [False] * 60
+    by_id = {r.pk: r for r in RequestLog.objects.all()}
+    for got, one in zip(batch, singles, strict=True):
+        a, b = by_id[got.id], by_id[one.id]
+        assert a.request_id == got.request_id
+        assert {f: getattr(a, f) for f in FIELDS} == {f: getattr(b, f) for f in FIELDS}
+        assert a.created is not None and "[email]" in a.messages[0]["content"]
+    assert ShadowJob.objects.filter(request__request_id__startswith="batch-").count() == 60
+    again = ingest({"records": [_record(n, "batch") for n in range(60)]}, table=table, token=None)
+    assert [o.id for o in again] == [o.id for o in batch]
+    assert all(o.duplicate for o in again)
+    assert RequestLog.objects.count() == 120
