@@ -11,6 +11,7 @@ import uuid
 
 from asgiref.sync import sync_to_async
 
+from rollouts.jsonbody import BadBody, parse_json
 from rollouts.prompting import render_messages
 from rollouts.providers import CallResult, ErrorKind, ProviderCall, ProviderError, acall, astream
 from rollouts.routing import current_table, fresh_table
@@ -83,9 +84,9 @@ async def _table():
 
 def _parse(raw: bytes) -> dict:
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise GatewayError(400, "The body is not valid JSON.") from None
+        body = parse_json(raw)
+    except BadBody as exc:
+        raise GatewayError(exc.status, str(exc), exc.field) from None
     if not isinstance(body, dict):
         raise GatewayError(400, "The body must be a JSON object.")
     if not isinstance(body.get("model"), str) or not body["model"]:
@@ -99,8 +100,6 @@ def _parse(raw: bytes) -> dict:
         raise GatewayError(
             400, "'messages' must be a non-empty list of {role, content}.", "messages"
         )
-    if "\x00" in raw.decode("utf-8", "replace").replace("\\u0000", "\x00"):
-        raise GatewayError(400, "Text may not contain NUL characters.", "messages")
     user = body.get("user", "")
     if not isinstance(user, str) or len(user) > 200:
         raise GatewayError(400, "'user' must be the unit key (at most 200 characters).", "user")
@@ -134,7 +133,7 @@ async def chat_completions(scope, receive, send) -> None:
             raise GatewayError(405, "Use POST.")
         table = await _table()
         auth = _header(scope, b"authorization") or ""
-        token = token_check(table, auth[7:].strip()) if auth.startswith("Bearer ") else None
+        token = token_check(table, auth[7:].strip()) if auth[:7].lower() == "bearer " else None
         if token is None:
             raise GatewayError(
                 401,
@@ -286,7 +285,7 @@ async def models(scope, receive, send) -> None:
     """`GET /v1/models`: the features this token may call, as OpenAI model objects."""
     table = await _table()
     auth = _header(scope, b"authorization") or ""
-    token = token_check(table, auth[7:].strip()) if auth.startswith("Bearer ") else None
+    token = token_check(table, auth[7:].strip()) if auth[:7].lower() == "bearer " else None
     if token is None:
         error = GatewayError(401, "Send a live API token.", kind="authentication_error")
         await _send(send, 401, error.body(), {})

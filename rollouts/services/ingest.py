@@ -1,5 +1,6 @@
 """Ingest: the application reports production calls it made itself. A 2xx means stored."""
 
+import uuid
 from dataclasses import dataclass
 
 import fastjsonschema
@@ -10,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from comparisons.services.outbox import plan_shadow_jobs
 from rollouts.assignment import CANDIDATE
-from rollouts.models import ModelConfig, RequestLog
+from rollouts.models import ModelConfig, RequestLog, Rollout, ServingShare
 from rollouts.routing import RoutingTable, TokenView
 from rollouts.timeparse import BadInstant, parse_instant
 
@@ -120,6 +121,26 @@ def _fail(status: int, field: str, message: str) -> IngestError:
     return IngestError(status, [{"field": field, "message": message}])
 
 
+def _canonical(code: str | None) -> str | None:
+    return str(uuid.UUID(code)) if code else None
+
+
+def _code_known(code: str, known, older) -> bool:
+    return older is not None or any(c.code == code for c in known)
+
+
+def _older_configs(codes: set[str]) -> dict[str, tuple[int, set[int], str]]:
+    """code -> (config id, features it has served, its model id), for configs named by records."""
+    found: dict[str, tuple[int, set[int], str]] = {}
+    configs = ModelConfig.objects.filter(code__in=codes).select_related("model_version")
+    for config in configs:
+        features = set(
+            ServingShare.objects.filter(config=config).values_list("change__feature_id", flat=True)
+        ) | set(Rollout.objects.filter(candidate=config).values_list("feature_id", flat=True))
+        found[str(config.code)] = (config.pk, features, config.model_version.model_id)
+    return found
+
+
 def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | None, configs):
     """Check one record against the registry: feature, token scope, the config that served.
 
@@ -134,20 +155,24 @@ def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | N
             403, f"{index}feature", f"This token is not scoped to feature '{route.feature_key}'."
         )
     variant, served = route.choose(record.get("unit", ""))
-    code, model = record.get("config"), record.get("model_version")
+    code, model = _canonical(record.get("config")), record.get("model_version")
     if code or model:
         known = [c for c in (route.baseline, route.candidate) if c is not None]
         match = [c for c in known if code in (None, c.code) and model in (None, c.model_id)]
+        older = configs.get(code)
         if match:
             served = match[0]
-        elif code in configs:
-            served = None  # an older config (a stale client): stored, never shadowed
+        elif older is not None and route.feature_id in older[1] and model in (None, older[2]):
+            served = None  # an older config of this feature (a stale client): never shadowed
         else:
+            # Blame the model version when the config itself is fine (or absent).
+            blame_model = model and (not code or _code_known(code, known, older))
             raise _fail(
                 422,
-                f"{index}{'config' if code else 'model_version'}",
-                "Neither the feature's baseline nor its candidate matches; send the config "
-                "code from the assignment.",
+                f"{index}{'model_version' if blame_model else 'config'}",
+                "The config and model version must be the feature's baseline or candidate (or "
+                "a config it served before), and agree with each other; send the config code "
+                "from the assignment.",
             )
         variant = CANDIDATE if served is not None and served is route.candidate else "baseline"
     started = None
@@ -171,8 +196,7 @@ def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcom
     if errors:
         raise IngestError(400, errors)
     records = body["records"] if batch else [body]
-    codes = {r["config"] for r in records if "config" in r}
-    configs = {str(c.code): c for c in ModelConfig.objects.filter(code__in=codes)}
+    configs = _older_configs({_canonical(r["config"]) for r in records if "config" in r})
     now = db_now()
     rows: list[RequestLog] = []
     feature_keys: dict[int, str] = {}
@@ -182,7 +206,7 @@ def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcom
         route, variant, served, shadow, started = _resolve(record, index, table, token, configs)
         redact = route.redactor
         feature_keys[route.feature_id] = route.feature_key
-        config_id = served.id if served is not None else configs[record["config"]].pk
+        config_id = served.id if served is not None else configs[_canonical(record["config"])][0]
         row = RequestLog(
             feature_id=route.feature_id,
             request_id=record["request_id"],

@@ -133,7 +133,7 @@ def test_streaming_passes_through_and_is_logged(world):
             None,
             {"model": "support-reply", "messages": [{"role": "user", "content": "a\u0000"}]},
             400,
-            "messages",
+            "messages[0].content",
         ),
     ],
 )
@@ -143,6 +143,25 @@ def test_bad_requests_get_openai_shaped_errors(world, headers, body, status, par
     assert response.status_code == status
     error = response.json()["error"]
     assert error["message"] and error["param"] == param
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model": "support-reply", "messages": [{"role": "user", "content": "x"}], "n": NaN}',
+        b'{"model": "support-reply", "messages": [{"role": "user", "content": "x"}], "n": 1e400}',
+        b'{"model": "support-reply", "messages": [{"role": "user", "content": "\\ud800"}]}',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_json_that_cannot_be_stored_is_a_400_not_a_500(world, raw):
+    response = httpx.post(
+        f"{world['url']}/v1/chat/completions",
+        content=raw,
+        headers={"Authorization": f"bearer {world['token']}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"]
 
 
 def test_invalid_json_is_a_400(world):

@@ -61,3 +61,53 @@ def test_a_big_batch_stores_what_single_records_store(feature, make_config):
     assert [o.id for o in again] == [o.id for o in batch]
     assert all(o.duplicate for o in again)
     assert RequestLog.objects.count() == 120
+
+
+def _one(config=None, model=None, request_id="r1") -> dict:
+    record = {
+        "feature": "support-reply",
+        "request_id": request_id,
+        "unit": "u1",
+        "messages": [{"role": "user", "content": "hi"}],
+        "output": "hello",
+    }
+    if config:
+        record["config"] = config
+    if model:
+        record["model_version"] = model
+    return record
+
+
+def test_the_config_that_served_is_checked_against_the_feature(feature, make_config):
+    import pytest
+
+    from rollouts.services import registry
+    from rollouts.services.ingest import IngestError
+
+    old = feature.served_config
+    registry.feature_switch_config(
+        feature=feature, config=make_config("v2"), actor=None, reason="upgrade"
+    )
+    other = registry.feature_create(
+        key="other", name="o", served_config=make_config("o"), actor=None
+    )
+    invalidate_local()
+    table = current_table()
+    # The served config in capitals is still the served config.
+    served = feature.__class__.objects.get(pk=feature.pk).served_config
+    stored = ingest(_one(config=str(served.code).upper()), table=table, token=None)[0]
+    assert RequestLog.objects.get(pk=stored.id).config_id == served.pk
+    # A config this feature served before: stored as what it is, never shadowed.
+    older = ingest(_one(config=str(old.code), request_id="r2"), table=table, token=None)[0]
+    assert RequestLog.objects.get(pk=older.id).config_id == old.pk
+    # Another feature's config, or a model that contradicts the config, is refused.
+    with pytest.raises(IngestError) as info:
+        ingest(_one(config=str(other.served_config.code), request_id="r3"), table=table, token=None)
+    assert info.value.status == 422 and info.value.errors[0]["field"] == "config"
+    with pytest.raises(IngestError) as info:
+        ingest(
+            _one(config=str(served.code), model="gpt-4-0613", request_id="r4"),
+            table=table,
+            token=None,
+        )
+    assert info.value.status == 422 and info.value.errors[0]["field"] == "model_version"
