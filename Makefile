@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format lock install install-dev clean
+.PHONY: run test lint format lock install install-dev clean bench bench-env
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Rollout Desk needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,3 +47,13 @@ lock: install-dev
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# Benchmarks (not part of the tests): ratios measured in one run. See bench/README.md.
+bench-env:
+	test -x bench/.venv/bin/litellm || (python3 -m venv bench/.venv && bench/.venv/bin/pip install --quiet 'litellm[proxy]' growthbook)
+
+bench: install-dev
+	$(BIN)/python bench/bench_assignment.py
+	$(BIN)/python bench/bench_gateway.py
+	$(BIN)/python bench/bench_shadow.py
+	$(BIN)/python bench/bench_ingest.py
