@@ -130,3 +130,52 @@ def _end_stray_connections(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture
+def live(transactional_db, settings):
+    """The whole ASGI app (gateway, simulator, pages) on a real port, simulator on and instant."""
+    from rollouts.gateway.recorder import recorder
+    from rollouts.routing import invalidate_local
+    from tests.live import LiveServer
+
+    settings.SIMULATOR_ENABLED = True
+    settings.SIMULATOR_LATENCY_SCALE = 0
+    settings.ROUTING_REFRESH_SECONDS = 0
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
+    invalidate_local()
+    with LiveServer() as server:
+        yield server
+    recorder.flush()
+    invalidate_local()
+
+
+@pytest.fixture
+def simulated(live):
+    """A simulator provider on the live server, and a maker of configs on its model ids."""
+
+    def config(model_id: str, name: str) -> ModelConfig:
+        version = ModelVersion.objects.filter(provider=provider, model_id=model_id).first()
+        version = version or registry.model_version_save(
+            version=ModelVersion(provider=provider, model_id=model_id), actor=None
+        )
+        return registry.config_create(
+            config=ModelConfig(
+                name=name,
+                model_version=version,
+                system_prompt="You are the support assistant of {company}.",
+            ),
+            actor=None,
+        )
+
+    provider = registry.provider_save(
+        provider=Provider(
+            name="Simulator",
+            api_style="openai_chat",
+            is_simulator=True,
+            base_url=f"{live.url}/simulator/v1",
+            timeout=10,
+        ),
+        actor=None,
+    )
+    return config

@@ -2,52 +2,18 @@
 on the configured broker (Redis in CI, the filesystem transport locally), pairs in the database."""
 
 import openai
-import pytest
 
 from comparisons.models import ShadowJob, ShadowPair
 from rollouts.gateway.recorder import recorder
-from rollouts.models import ModelConfig, ModelVersion, Provider
 from rollouts.routing import invalidate_local
 from rollouts.services import registry, rollouts
 from rollouts.services.tokens import token_create
-from tests.live import LiveServer, Worker, wait_for
+from tests.live import Worker, wait_for
 
 
-def _config(provider, model_id, name):
-    version = registry.model_version_save(
-        version=ModelVersion(provider=provider, model_id=model_id), actor=None
-    )
-    return registry.config_create(
-        config=ModelConfig(name=name, model_version=version, system_prompt="Help {company}."),
-        actor=None,
-    )
-
-
-@pytest.fixture
-def live(transactional_db, settings):
-    settings.SIMULATOR_ENABLED = True
-    settings.SIMULATOR_LATENCY_SCALE = 0
-    settings.ROUTING_REFRESH_SECONDS = 0
-    settings.ALLOWED_HOSTS = ["127.0.0.1"]
-    invalidate_local()
-    with LiveServer() as server:
-        yield server
-    invalidate_local()
-
-
-def test_a_real_worker_turns_gateway_traffic_into_pairs(live):
-    provider = registry.provider_save(
-        provider=Provider(
-            name="Simulator",
-            api_style="openai_chat",
-            is_simulator=True,
-            base_url=f"{live.url}/simulator/v1",
-            timeout=10,
-        ),
-        actor=None,
-    )
-    baseline = _config(provider, "sim-chat-2025-06-01", "baseline")
-    candidate = _config(provider, "sim-chat-2025-10-01", "candidate")
+def test_a_real_worker_turns_gateway_traffic_into_pairs(live, simulated):
+    baseline = simulated("sim-chat-2025-06-01", "baseline")
+    candidate = simulated("sim-chat-2025-10-01", "candidate")
     feature = registry.feature_create(
         key="intent-json", name="Intent", served_config=baseline, actor=None
     )

@@ -8,67 +8,28 @@ from comparisons.models import ShadowJob, ShadowPair
 from comparisons.services.shadow import shadow_job_run
 from rollout_site.celery import app as celery_app
 from rollouts.gateway.recorder import recorder
-from rollouts.models import ModelConfig, ModelVersion, Provider, RequestLog
+from rollouts.models import RequestLog
 from rollouts.routing import invalidate_local
 from rollouts.services import registry, rollouts
 from rollouts.services.tokens import token_create
-from tests.live import LiveServer
 
 
 @pytest.fixture
-def live(transactional_db, settings):
-    settings.SIMULATOR_ENABLED = True
-    settings.SIMULATOR_LATENCY_SCALE = 0
-    settings.ROUTING_REFRESH_SECONDS = 0
-    settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
-    invalidate_local()
-    with LiveServer() as server:
-        yield server
-    recorder.flush()
-    invalidate_local()
-
-
-def _config(provider, model_id: str, name: str) -> ModelConfig:
-    version = ModelVersion.objects.filter(provider=provider, model_id=model_id).first()
-    version = version or registry.model_version_save(
-        version=ModelVersion(provider=provider, model_id=model_id), actor=None
-    )
-    return registry.config_create(
-        config=ModelConfig(
-            name=name,
-            model_version=version,
-            system_prompt="You are the support assistant of {company}.",
-        ),
-        actor=None,
-    )
-
-
-@pytest.fixture
-def world(live):
-    provider = registry.provider_save(
-        provider=Provider(
-            name="Simulator",
-            api_style="openai_chat",
-            is_simulator=True,
-            base_url=f"{live.url}/simulator/v1",
-            timeout=10,
-        ),
-        actor=None,
-    )
-    baseline = _config(provider, "sim-fast-2025-01-01", "fast")
+def world(live, simulated):
+    baseline = simulated("sim-fast-2025-01-01", "fast")
     feature = registry.feature_create(
         key="support-reply", name="Support", served_config=baseline, actor=None
     )
     other = registry.feature_create(
         key="other",
         name="Other",
-        served_config=_config(provider, "sim-fast-2025-01-01", "o"),
+        served_config=simulated("sim-fast-2025-01-01", "o"),
         actor=None,
     )
     _, token = token_create(name="app", features=[feature], actor=None)
     invalidate_local()
     return {
-        "provider": provider,
+        "config": simulated,
         "feature": feature,
         "other": other,
         "token": token,
@@ -175,7 +136,7 @@ def test_invalid_json_is_a_400(world):
 
 
 def test_in_shadow_each_call_makes_a_shadow_job_for_the_candidate(world):
-    candidate = _config(world["provider"], "sim-chat-2025-10-01", "candidate")
+    candidate = world["config"]("sim-chat-2025-10-01", "candidate")
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
@@ -189,7 +150,7 @@ def test_in_shadow_each_call_makes_a_shadow_job_for_the_candidate(world):
 
 
 def test_with_the_broker_down_the_gateway_answers_and_the_job_waits(world, settings):
-    candidate = _config(world["provider"], "sim-flaky-2025-01-01", "always failing candidate")
+    candidate = world["config"]("sim-flaky-2025-01-01", "always failing candidate")
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
@@ -219,7 +180,7 @@ def test_with_the_broker_down_the_gateway_answers_and_the_job_waits(world, setti
 
 
 def test_in_canary_units_keep_their_variant_and_rollback_is_seen_at_once(world):
-    candidate = _config(world["provider"], "sim-chat-2025-06-01", "candidate")
+    candidate = world["config"]("sim-chat-2025-06-01", "candidate")
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     rollouts.rollout_set_canary(rollout=rollout, percent=50, actor=None)
