@@ -2,8 +2,9 @@
 
 import uuid
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from rollouts.models import ModelConfig, RequestLog, Rollout
 
@@ -90,6 +91,16 @@ class ShadowPair(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     # The request this pair came from, kept as text so the pair outlives the purged log.
     request_key = models.CharField(max_length=100)
+    # Automatic comparison (comparisons/metrics.py), computed when the pair is stored.
+    similarity = models.FloatField(null=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    flagged = models.BooleanField(default=False)
+    # In the review queue: every flagged pair, plus a random sample of the others.
+    queued = models.BooleanField(default=False)
+    # How many reviewers should label it (2 for the agreement sample), and how many have.
+    labels_wanted = models.PositiveSmallIntegerField(default=1)
+    label_count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -100,7 +111,73 @@ class ShadowPair(models.Model):
         indexes = [
             # Pair lists of one rollout, newest first.
             models.Index(fields=["rollout", "-id"], name="comparisons_pair_rollout_idx"),
+            # The review queue: queued pairs still short of labels, flagged first, oldest first.
+            models.Index(
+                F("rollout"),
+                F("flagged").desc(),
+                F("id"),
+                condition=Q(queued=True) & Q(label_count__lt=F("labels_wanted")),
+                name="comparisons_pair_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"pair {self.code}"
+
+
+class Label(models.Model):
+    """One reviewer's verdict on one pair, always in candidate terms (even when blinded)."""
+
+    class Verdict(models.TextChoices):
+        BETTER = "better", "Candidate better"
+        SAME = "same", "Same"
+        WORSE = "worse", "Candidate worse"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    DIMENSIONS = ("format", "tone", "accuracy", "safety", "other")
+
+    pair = models.ForeignKey(ShadowPair, on_delete=models.CASCADE, related_name="labels")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    dimensions = models.JSONField(default=list, blank=True)
+    critical = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "reviewer"], name="comparisons_label_once"),
+            models.CheckConstraint(
+                condition=Q(verdict__in=["better", "same", "worse", "both_bad"]),
+                name="comparisons_label_verdict_known",
+            ),
+        ]
+        indexes = [
+            # "My last label" (undo) and reviewer throughput.
+            models.Index(fields=["reviewer", "-id"], name="comparisons_label_reviewer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} on {self.pair_id}: {self.verdict}"
+
+
+class Reservation(models.Model):
+    """A pair held for one reviewer for a few minutes, so two reviewers do not label the same
+    pair when one label is wanted."""
+
+    pair = models.ForeignKey(ShadowPair, on_delete=models.CASCADE, related_name="reservations")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    expires = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "reviewer"], name="comparisons_reserve_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pair_id} for {self.reviewer_id} until {self.expires:%H:%M}"

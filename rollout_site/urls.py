@@ -12,5 +12,6 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/v1/", include("rollouts.urls_api")),
     path("simulator/v1/", include("rollouts.simulator.urls")),
+    path("", include("comparisons.urls")),
     path("", include("rollouts.urls")),
 ]

@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from comparisons.models import ShadowJob, ShadowPair
+from comparisons.services.scoring import score_pair
 from rollouts.assignment import CANDIDATE
 from rollouts.models import RequestLog
 from rollouts.prompting import render_messages
@@ -94,6 +95,12 @@ def _store_pair(job: ShadowJob, request: RequestLog, result: CallResult) -> Shad
         candidate_tokens=cand["tokens"],
         # Recorded as data, never executed (nothing in Rollout Desk executes tool calls).
         candidate_tool_calls=(request.tool_calls if served_candidate else result.tool_calls),
+    )
+    score_pair(
+        pair,
+        similarity_below=rollout.feature.flag_similarity_below,
+        review_sample_bp=rollout.review_sample_bp,
+        double_review_bp=rollout.double_review_bp,
     )
     try:
         with transaction.atomic():

@@ -307,6 +307,12 @@ class Feature(models.Model):
         help_text="The feature's tool calls have side effects: shadow answers that call tools "
         "are recorded, never executed.",
     )
+    # Pairs whose word-level similarity falls below this are flagged for review.
+    flag_similarity_below = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag shadow pairs whose word similarity (0-1) is below this.",
+    )
     # Assignment hashes (salt, unit key); a per-feature salt keeps features independent.
     salt = models.CharField(max_length=32, default=_new_salt, editable=False)
     created = models.DateTimeField(auto_now_add=True)

@@ -35,6 +35,11 @@ class Rollout(models.Model):
     shadow_daily_cap = models.PositiveIntegerField(
         default=10_000, help_text="At most this many shadow calls per UTC day."
     )
+    # Review: a sample of unflagged pairs joins the flagged ones in the queue; some pairs ask
+    # for two reviewers, to measure agreement; outputs show as A/B in random order when blinded.
+    review_sample_bp = models.PositiveIntegerField(default=1000)
+    double_review_bp = models.PositiveIntegerField(default=1000)
+    blinded = models.BooleanField(default=True)
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
@@ -55,7 +60,10 @@ class Rollout(models.Model):
                 condition=~Q(candidate=F("baseline")), name="rollouts_rollout_candidate_differs"
             ),
             models.CheckConstraint(
-                condition=Q(candidate_bp__lte=FULL) & Q(shadow_sample_bp__lte=FULL),
+                condition=Q(candidate_bp__lte=FULL)
+                & Q(shadow_sample_bp__lte=FULL)
+                & Q(review_sample_bp__lte=FULL)
+                & Q(double_review_bp__lte=FULL),
                 name="rollouts_rollout_shares_in_range",
             ),
             # Only a canary serves the candidate to anyone.

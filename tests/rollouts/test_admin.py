@@ -48,7 +48,17 @@ def test_switching_a_feature_in_the_admin_needs_a_reason_and_is_audited(
 ):
     new = make_config("support v2")
     url = f"/admin/rollouts/feature/{feature.pk}/change/"
-    data = {"name": feature.name, "description": "", "owner": "", "served_config": new.pk}
+    data = {
+        "name": feature.name,
+        "description": "",
+        "owner": "",
+        "served_config": new.pk,
+        "redact_emails": "on",
+        "redact_phones": "on",
+        "redact_cards": "on",
+        "redact_custom": "[]",
+        "flag_similarity_below": "0.5",
+    }
     client = client_for("admin")
     refused = client.post(url, {**data, "reason": ""})
     assert refused.status_code == 200

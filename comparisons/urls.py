@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("review/", views.review_queue, name="review_queue"),
+    path("review/undo/", views.review_undo, name="review_undo"),
+    path("review/progress/", views.review_progress, name="review_progress"),
+    path("review/<uuid:code>/label/", views.review_label, name="review_label"),
+    path("review/<uuid:code>/skip/", views.review_skip, name="review_skip"),
+    path("pairs/<uuid:code>/", views.pair_detail, name="pair_detail"),
+]

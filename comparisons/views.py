@@ -1,0 +1,188 @@
+"""Review pages: the queue (keyboard first, HTMX, and plain forms without JavaScript)."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from comparisons.diffing import word_diff
+from comparisons.models import Label, ShadowPair
+from comparisons.services import review
+from rollouts.roles import Role, has_role, require_role
+
+
+def get_pair_for_user(request: HttpRequest, code) -> ShadowPair:
+    if not (has_role(request.user, Role.REVIEWER) or has_role(request.user, Role.RELEASE_MANAGER)):
+        raise PermissionDenied("Pairs are for reviewers and release managers.")
+    pair = (
+        ShadowPair.objects.select_related(
+            "rollout__feature",
+            "baseline_config__model_version",
+            "candidate_config__model_version",
+        )
+        .filter(code=code)
+        .first()
+    )
+    if pair is None:
+        raise Http404("No such pair.")
+    return pair
+
+
+def pair_view(pair: ShadowPair, reviewer) -> dict:
+    """What the page shows of a pair: left and right sides (blinded or not) with their diff."""
+    candidate_left = review.candidate_on_left(pair, reviewer)
+    sides = [
+        {
+            "output": pair.baseline_output,
+            "error": pair.baseline_error,
+            "role": "baseline",
+            "config": pair.baseline_config,
+            "latency": pair.baseline_latency_ms,
+        },
+        {
+            "output": pair.candidate_output,
+            "error": pair.candidate_error,
+            "role": "candidate",
+            "config": pair.candidate_config,
+            "latency": pair.candidate_latency_ms,
+        },
+    ]
+    if candidate_left:
+        sides.reverse()
+    left, right = word_diff(sides[0]["output"], sides[1]["output"])
+    sides[0]["segments"], sides[1]["segments"] = left, right
+    sides[0]["name"], sides[1]["name"] = "A", "B"
+    return {
+        "pair": pair,
+        "sides": sides,
+        "blinded": pair.rollout.blinded,
+        "show_roles": not pair.rollout.blinded,
+        "structure": pair.metrics.get("structure"),
+    }
+
+
+def _skipped(request: HttpRequest) -> tuple[int, ...]:
+    return tuple(request.session.get("review_skipped", []))[-200:]
+
+
+def _panel(request: HttpRequest, *, revealed: dict | None = None, status: int = 200):
+    pair = review.next_pair_for(request.user, skip=_skipped(request))
+    context = {"revealed": revealed, "dimensions": Label.DIMENSIONS}
+    if pair is not None:
+        context |= pair_view(pair, request.user)
+    template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def review_queue(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, Role.REVIEWER)
+    revealed = None
+    saved = request.GET.get("saved")
+    if saved:
+        label = (
+            Label.objects.filter(pair__code=saved, reviewer=request.user)
+            .select_related("pair__rollout", "pair__candidate_config__model_version")
+            .first()
+        )
+        revealed = _reveal(label, request.user) if label else None
+    return _panel(request, revealed=revealed)
+
+
+def _reveal(label: Label, reviewer) -> dict:
+    candidate_left = review.candidate_on_left(label.pair, reviewer)
+    return {
+        "label": label,
+        "candidate_side": "A" if candidate_left else "B",
+        "model": label.pair.candidate_config.model_version.model_id,
+    }
+
+
+@require_POST
+@login_required
+def review_label(request: HttpRequest, code) -> HttpResponse:
+    require_role(request.user, Role.REVIEWER)
+    pair = get_pair_for_user(request, code)
+    data = review.LabelInput(
+        choice=request.POST.get("choice", ""),
+        dimensions=tuple(request.POST.getlist("dimensions")),
+        critical=request.POST.get("critical") == "on",
+        comment=request.POST.get("comment", "").strip(),
+    )
+    try:
+        label = review.label_save(pair=pair, reviewer=request.user, data=data)
+    except ValidationError as exc:
+        context = pair_view(pair, request.user) | {
+            "errors": exc.message_dict,
+            "dimensions": Label.DIMENSIONS,
+            "form": data,
+        }
+        template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
+        return render(request, template, context, status=422 if request.htmx else 200)
+    if not request.htmx:
+        return redirect(f"{reverse('review_queue')}?saved={pair.code}")
+    response = _panel(request, revealed=_reveal(label, request.user))
+    return trigger_client_event(response, "labelSaved", {"pair": str(pair.code)})
+
+
+@require_POST
+@login_required
+def review_skip(request: HttpRequest, code) -> HttpResponse:
+    require_role(request.user, Role.REVIEWER)
+    pair = get_pair_for_user(request, code)
+    review.release(pair, request.user)
+    request.session["review_skipped"] = [*_skipped(request), pair.pk]
+    if not request.htmx:
+        return redirect("review_queue")
+    return _panel(request)
+
+
+@require_POST
+@login_required
+def review_undo(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, Role.REVIEWER)
+    pair = review.label_undo(reviewer=request.user)
+    if pair is not None:
+        # Show the pair again at once: it is first in line for this reviewer now.
+        request.session["review_skipped"] = [p for p in _skipped(request) if p != pair.pk]
+        context = pair_view(pair, request.user) | {
+            "dimensions": Label.DIMENSIONS,
+            "undone": True,
+        }
+        template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
+        return render(request, template, context)
+    if not request.htmx:
+        return redirect("review_queue")
+    return _panel(request)
+
+
+@require_GET
+@login_required
+def review_progress(request: HttpRequest) -> HttpResponse:
+    """How many pairs wait for me: a fragment the queue page loads and refreshes after each
+    label (labelSaved), so the count never slows down the page itself."""
+    require_role(request.user, Role.REVIEWER)
+    waiting = review.waiting_count(request.user)
+    done = Label.objects.filter(reviewer=request.user, updated__date=timezone.now().date())
+    return render(
+        request,
+        "comparisons/review.html#progress",
+        {"waiting": waiting, "more": waiting > 1000, "done_today": done.count()},
+    )
+
+
+@require_GET
+@login_required
+def pair_detail(request: HttpRequest, code) -> HttpResponse:
+    pair = get_pair_for_user(request, code)
+    context = pair_view(pair, request.user) | {
+        "labels": pair.labels.select_related("reviewer").order_by("id"),
+    }
+    return render(request, "comparisons/pair_detail.html", context)
