@@ -157,7 +157,7 @@ def review_undo(request: HttpRequest) -> HttpResponse:
             "undone": True,
         }
         template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
-        return render(request, template, context)
+        return trigger_client_event(render(request, template, context), "labelSaved", {})
     if not request.htmx:
         return redirect("review_queue")
     return _panel(request)
