@@ -1,5 +1,7 @@
 """Rollout pages: reading is open to every signed-in user, acting needs a release manager."""
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,8 +10,11 @@ from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from plotly.utils import PlotlyJSONEncoder
 
+from comparisons.charts import similarity_figure, verdicts_over_time_figure
 from comparisons.models import ShadowDay, ShadowJob, ShadowPair
+from comparisons.services.stats import rollout_review_stats, similarity_values
 from rollouts.errors import DomainError
 from rollouts.models import Feature, ModelConfig, Rollout
 from rollouts.roles import Role, require_role
@@ -90,6 +95,11 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
     days = ShadowDay.objects.filter(rollout=rollout).aggregate(
         queued=Sum("queued"), sample=Sum("skipped_sample"), cap=Sum("skipped_cap")
     )
+    stats = rollout_review_stats(rollout)
+    charts = {
+        "verdicts": verdicts_over_time_figure(stats.per_day).to_plotly_json(),
+        "similarity": similarity_figure(similarity_values(rollout)).to_plotly_json(),
+    }
     return render(
         request,
         "rollouts/rollout_detail.html",
@@ -99,6 +109,8 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
             "days": days,
             "pairs": ShadowPair.objects.filter(rollout=rollout).count(),
             "next_percent": _next_stage(rollout.candidate_percent),
+            "stats": stats,
+            "charts": json.loads(plotly_json(charts)),
         },
     )
 
@@ -142,3 +154,7 @@ def rollout_act(request: HttpRequest, code, action: str) -> HttpResponse:
     else:
         messages.success(request, f"Done: {action.replace('_', ' ')}.")
     return redirect("rollout_detail", code=rollout.code)
+
+
+def plotly_json(value) -> str:
+    return json.dumps(value, cls=PlotlyJSONEncoder)

@@ -1,0 +1,94 @@
+import pytest
+
+from comparisons.charts import similarity_figure, verdicts_over_time_figure
+from comparisons.services import review
+from comparisons.services.stats import (
+    cohen_kappa,
+    krippendorff_alpha,
+    rollout_review_stats,
+    similarity_values,
+    wilson,
+)
+from rollouts.roles import Role
+from tests.conftest import _make_user
+
+
+def test_wilson_interval_matches_the_textbook():
+    # 8 of 10: the 95% Wilson interval is 0.4902-0.9433 (Newcombe 1998, table I).
+    rate = wilson(8, 10)
+    assert (rate.low, rate.high) == (
+        pytest.approx(0.4902, abs=1e-4),
+        pytest.approx(0.9433, abs=1e-4),
+    )
+    assert wilson(0, 0).total == 0
+
+
+def test_kappa_is_one_for_full_agreement_and_zero_at_chance():
+    assert cohen_kappa([("better", "better"), ("worse", "worse"), ("same", "same")]) == 1.0
+    # Agreement exactly as often as the marginals predict: kappa 0.
+    assert (
+        cohen_kappa(
+            [("better", "better"), ("better", "worse"), ("worse", "better"), ("worse", "worse")]
+        )
+        == 0.0
+    )
+    assert cohen_kappa([("same", "same")]) is None
+
+
+def test_krippendorff_alpha_on_a_known_case():
+    assert krippendorff_alpha([["better", "better"], ["worse", "worse"]]) == 1.0
+    assert krippendorff_alpha([["better", "worse"], ["worse", "better"]]) < 0
+    assert krippendorff_alpha([["better"]]) is None
+
+
+def test_rollout_stats_count_verdicts_dimensions_criticals_and_agreement(make_pair, cast):
+    second = _make_user("reviewer2", Role.REVIEWER)
+    pairs = [make_pair(labels_wanted=2) for _ in range(4)]
+    choices = [
+        ("same", "same"),
+        ("both_bad", "both_bad"),
+        ("same", "both_bad"),
+        ("both_bad", "same"),
+    ]
+    for pair, (mine, theirs) in zip(pairs, choices, strict=True):
+        review.label_save(
+            pair=pair,
+            reviewer=cast["reviewer"],
+            data=review.LabelInput(mine, ("tone",), critical=mine == "both_bad"),
+        )
+        review.label_save(pair=pair, reviewer=second, data=review.LabelInput(theirs))
+    stats = rollout_review_stats(pairs[0].rollout)
+    assert stats.labels == 8 and stats.pairs_labelled == 4 and stats.double_labelled == 4
+    assert (stats.verdicts["same"].count, stats.verdicts["both_bad"].count) == (4, 4)
+    assert stats.by_dimension["tone"]["both_bad"].count == 2
+    assert len(stats.critical) == 2
+    assert stats.kappa == 0.0  # agreed on half, as chance predicts with 50/50 marginals
+    assert stats.throughput == {"reviewer": 4, "reviewer2": 4}
+
+
+def test_charts_are_built_from_data(make_pair, cast):
+    pair = make_pair(candidate="completely other words")
+    review.label_save(pair=pair, reviewer=cast["reviewer"], data=review.LabelInput("left"))
+    stats = rollout_review_stats(pair.rollout)
+    fig = verdicts_over_time_figure(stats.per_day).to_dict()
+    assert [t["name"] for t in fig["data"]] == [
+        "candidate better",
+        "same",
+        "candidate worse",
+        "both bad",
+    ]
+    assert sum(sum(t["y"]) for t in fig["data"]) == 1
+    hist = similarity_figure(similarity_values(pair.rollout)).to_dict()
+    assert any(list(t["x"]) == [pair.similarity] for t in hist["data"])
+
+
+def test_the_rollout_page_shows_review_statistics(client_for, make_pair, cast):
+    pair = make_pair()
+    review.label_save(
+        pair=pair,
+        reviewer=cast["reviewer"],
+        data=review.LabelInput("both_bad", critical=True, comment="rude reply"),
+    )
+    html = client_for("release").get(f"/rollouts/{pair.rollout.code}/").content.decode()
+    assert "Wilson" in html and "rude reply" in html and "verdicts-figure" in html
+    assert "plotly.min.js" in html
