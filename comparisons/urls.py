@@ -8,5 +8,6 @@ urlpatterns = [
     path("review/progress/", views.review_progress, name="review_progress"),
     path("review/<uuid:code>/label/", views.review_label, name="review_label"),
     path("review/<uuid:code>/skip/", views.review_skip, name="review_skip"),
+    path("pairs/", views.pair_list, name="pair_list"),
     path("pairs/<uuid:code>/", views.pair_detail, name="pair_detail"),
 ]

@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from comparisons.diffing import word_diff
+from comparisons.forms import PairFilter
 from comparisons.models import Label, ShadowPair
 from comparisons.services import review
 from rollouts.roles import Role, has_role, require_role
@@ -186,3 +187,31 @@ def pair_detail(request: HttpRequest, code) -> HttpResponse:
         "labels": pair.labels.select_related("reviewer").order_by("id"),
     }
     return render(request, "comparisons/pair_detail.html", context)
+
+
+PAGE = 50
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def pair_list(request: HttpRequest) -> HttpResponse:
+    """Every pair, filterable, newest first, paged by key (?before=<id>) so a deep page costs
+    what the first does."""
+    if not (has_role(request.user, Role.REVIEWER) or has_role(request.user, Role.RELEASE_MANAGER)):
+        raise PermissionDenied("Pairs are for reviewers and release managers.")
+    form = PairFilter(request.GET)
+    pairs = ShadowPair.objects.select_related("rollout__feature").order_by("-id")
+    if form.is_valid():
+        pairs = form.apply(pairs)
+    page = list(pairs[: PAGE + 1])
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "pairs": page[:PAGE],
+        "form": form,
+        "query": query.urlencode(),
+        "next_before": page[PAGE - 1].pk if len(page) > PAGE else None,
+    }
+    template = "comparisons/pair_list.html" + ("#results" if request.htmx else "")
+    return render(request, template, context)
