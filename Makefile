@@ -54,6 +54,7 @@ bench-env:
 
 bench: install-dev
 	$(BIN)/python bench/bench_assignment.py
+	$(BIN)/python bench/bench_comparison.py
 	$(BIN)/python bench/bench_gateway.py
 	$(BIN)/python bench/bench_shadow.py
 	$(BIN)/python bench/bench_ingest.py

@@ -24,6 +24,18 @@ REFUSAL = re.compile(
 )
 
 
+# Every refusal above contains one of these: a substring test on the lowered text is ~20x
+# cheaper than the regex, and most answers contain none of them.
+_REFUSAL_HINTS = ("sorry", "afraid", "can't", "cannot", "unable", "not able", "as an ai")
+
+
+def is_refusal(text: str) -> bool:
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _REFUSAL_HINTS):
+        return False
+    return bool(REFUSAL.search(text))
+
+
 @dataclass(frozen=True)
 class Structure:
     added: list[str] = field(default_factory=list)
@@ -111,8 +123,8 @@ def compare(
         structure=structure_diff(a_json, b_json)
         if a_json is not None and b_json is not None
         else None,
-        baseline_refusal=bool(REFUSAL.search(baseline)),
-        candidate_refusal=bool(REFUSAL.search(candidate)),
+        baseline_refusal=is_refusal(baseline),
+        candidate_refusal=is_refusal(candidate),
         latency_delta_ms=(
             round(candidate_latency_ms - baseline_latency_ms, 1)
             if candidate_latency_ms is not None and baseline_latency_ms is not None

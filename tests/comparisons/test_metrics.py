@@ -66,3 +66,9 @@ def test_latency_delta_and_length_ratio():
     m = compare(baseline="ab", candidate="abcd", baseline_latency_ms=100, candidate_latency_ms=250)
     assert m.latency_delta_ms == 150 and m.length_ratio == 2.0
     assert compare(baseline="", candidate="x").length_ratio is None
+
+
+def test_refusals_are_found_anywhere_and_hints_alone_are_not_refusals():
+    long = "Here is some context. " * 200 + "I'm sorry, but I can't help with that request."
+    assert compare(baseline="x", candidate=long).candidate_refusal
+    assert not compare(baseline="x", candidate="Sorry for the wait! Here it is.").candidate_refusal

@@ -11,14 +11,18 @@ ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    """A fresh Chromium per test. Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, so it must close before any other test (asyncio.run, Django's
+    async_to_sync) runs, and Django's async-safety check is relaxed only meanwhile."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is missing under CI: .ci/run must install the chromium package")
         pytest.skip("Chromium is not installed (apt-get install -y chromium) - browser tests skip")
     from playwright.sync_api import sync_playwright
 
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,

@@ -1,7 +1,5 @@
 """A reviewer labels pairs in a real browser, with the keyboard only."""
 
-import os
-
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -9,8 +7,6 @@ from comparisons.models import Label
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are sync.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
