@@ -13,12 +13,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollout_site.settings")
 
-from rapidfuzz.distance import Indel  # noqa: E402
+from rapidfuzz.distance import Indel
 
-from comparisons.metrics import compare, flags  # noqa: E402
+from comparisons.metrics import compare, flags
 
-WORDS = ("order refund parcel invoice account password shipping delay warehouse customer "
-         "support ticket please thanks help reset email address payment charge").split()
+WORDS = [
+    "order",
+    "refund",
+    "parcel",
+    "invoice",
+    "account",
+    "password",
+    "shipping",
+    "delay",
+    "warehouse",
+    "customer",
+    "support",
+    "ticket",
+    "please",
+    "thanks",
+    "help",
+    "reset",
+    "email",
+    "address",
+    "payment",
+    "charge",
+]
 
 
 def text(rng: random.Random, size: int) -> str:
