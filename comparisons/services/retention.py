@@ -6,6 +6,6 @@ from comparisons.models import ShadowPair
 
 
 def purgeable_pairs(*, before: datetime) -> QuerySet[ShadowPair]:
-    """Pairs older than `before` that carry nothing worth keeping.
-    (Labels arrive with the review queue; labelled pairs will be excluded here.)"""
-    return ShadowPair.objects.filter(created__lt=before)
+    """Pairs older than `before` that carry no label: labelled pairs are the review's evidence
+    and are kept (their input was redacted before it was stored)."""
+    return ShadowPair.objects.filter(created__lt=before, label_count=0)

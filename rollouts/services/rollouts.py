@@ -58,12 +58,20 @@ def rollout_create(
     note: str = "",
     shadow_sample_percent: float = 100.0,
     shadow_daily_cap: int = 10_000,
+    review_sample_percent: float = 10.0,
+    double_review_percent: float = 10.0,
+    blinded: bool = True,
 ) -> Rollout:
     feature = Feature.objects.select_for_update().get(pk=feature.pk)
     if candidate.pk == feature.served_config_id:
         raise ValidationError({"candidate": f"'{candidate}' already serves '{feature}'."})
-    if not 0 <= shadow_sample_percent <= 100:
-        raise ValidationError({"shadow_sample_percent": "Give a percentage from 0 to 100."})
+    for name, value in (
+        ("shadow_sample_percent", shadow_sample_percent),
+        ("review_sample_percent", review_sample_percent),
+        ("double_review_percent", double_review_percent),
+    ):
+        if not 0 <= value <= 100:
+            raise ValidationError({name: "Give a percentage from 0 to 100."})
     active = Rollout.objects.filter(feature=feature, status__in=Rollout.ACTIVE).first()
     if active:
         raise DomainError(
@@ -78,6 +86,9 @@ def rollout_create(
         note=note,
         shadow_sample_bp=round(shadow_sample_percent * 100),
         shadow_daily_cap=shadow_daily_cap,
+        review_sample_bp=round(review_sample_percent * 100),
+        double_review_bp=round(double_review_percent * 100),
+        blinded=blinded,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     audit_record(

@@ -44,6 +44,23 @@ class RolloutForm(forms.Form):
     )
     shadow_sample_percent = forms.FloatField(initial=100, min_value=0, max_value=100)
     shadow_daily_cap = forms.IntegerField(initial=10_000, min_value=0, max_value=10_000_000)
+    review_sample_percent = forms.FloatField(
+        initial=10,
+        min_value=0,
+        max_value=100,
+        help_text="Share of unflagged pairs that also enter the review queue.",
+    )
+    double_review_percent = forms.FloatField(
+        initial=10,
+        min_value=0,
+        max_value=100,
+        help_text="Share of queued pairs labelled by two reviewers, to measure agreement.",
+    )
+    blinded = forms.BooleanField(
+        initial=True,
+        required=False,
+        help_text="Reviewers see A and B in random order; the candidate is revealed after saving.",
+    )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
@@ -71,6 +88,9 @@ def rollout_new(request: HttpRequest) -> HttpResponse:
                 note=data["note"],
                 shadow_sample_percent=data["shadow_sample_percent"],
                 shadow_daily_cap=data["shadow_daily_cap"],
+                review_sample_percent=data["review_sample_percent"],
+                double_review_percent=data["double_review_percent"],
+                blinded=data["blinded"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

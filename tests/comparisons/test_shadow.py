@@ -144,6 +144,22 @@ def test_retention_purges_old_logs_and_their_pairs(shadowing, settings):
     assert list(RequestLog.objects.values_list("request_id", flat=True)) == ["new"]
 
 
+def test_retention_keeps_pairs_that_carry_labels(shadowing, settings, cast):
+    from comparisons.services import review
+
+    settings.REQUEST_LOG_RETENTION_DAYS = 30
+    for request_id in ("kept", "gone"):
+        job = _ingest(request_id)
+        shadow_job_run(job_id=job.pk, transport=httpx.MockTransport(lambda r: _openai_answer("x")))
+    kept = ShadowPair.objects.get(request_key="kept")
+    review.label_save(pair=kept, reviewer=cast["reviewer"], data=review.LabelInput("same"))
+    long_ago = db_now() - timedelta(days=31)
+    RequestLog.objects.update(created=long_ago)
+    ShadowPair.objects.update(created=long_ago)
+    assert purge_expired() == {"request_logs": 2, "pairs": 1}
+    assert list(ShadowPair.objects.values_list("request_key", flat=True)) == ["kept"]
+
+
 def test_what_is_stored_is_redacted(shadowing):
     Feature.objects.filter(key="support-reply").update(redact_custom=[r"ACME-\d+"])
     invalidate_local()

@@ -151,12 +151,16 @@ def test_a_release_manager_runs_a_rollout_from_the_pages(client_for, feature, ca
             "candidate": candidate.pk,
             "shadow_sample_percent": "50",
             "shadow_daily_cap": "100",
+            "review_sample_percent": "5",
+            "double_review_percent": "20",
             "note": "try Nov snapshot",
         },
     )
     rollout = Rollout.objects.get()
     assert created["Location"] == f"/rollouts/{rollout.code}/"
     assert rollout.shadow_sample_bp == 5000
+    assert (rollout.review_sample_bp, rollout.double_review_bp) == (500, 2000)
+    assert rollout.blinded is False  # an unticked box
     client.post(f"/rollouts/{rollout.code}/shadow/")
     client.post(f"/rollouts/{rollout.code}/canary/", {"percent": "5"})
     rollout.refresh_from_db()
@@ -178,6 +182,8 @@ def test_the_new_rollout_form_names_what_is_wrong(client_for, feature):
             "candidate": feature.served_config.pk,
             "shadow_sample_percent": "100",
             "shadow_daily_cap": "10",
+            "review_sample_percent": "10",
+            "double_review_percent": "10",
         },
     )
     assert page.status_code == 200
