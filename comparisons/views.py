@@ -127,6 +127,8 @@ def review_label(request: HttpRequest, code) -> HttpResponse:
         }
         template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
         return render(request, template, context, status=422 if request.htmx else 200)
+    if request.POST.get("return") == "pair":
+        return redirect("pair_detail", code=pair.code)
     if not request.htmx:
         return redirect(f"{reverse('review_queue')}?saved={pair.code}")
     response = _panel(request, revealed=_reveal(label, request.user))
@@ -183,10 +185,24 @@ def review_progress(request: HttpRequest) -> HttpResponse:
 @login_required
 def pair_detail(request: HttpRequest, code) -> HttpResponse:
     pair = get_pair_for_user(request, code)
+    labels = list(pair.labels.select_related("reviewer").order_by("id"))
+    mine = next((label for label in labels if label.reviewer_id == request.user.pk), None)
     context = pair_view(pair, request.user) | {
-        "labels": pair.labels.select_related("reviewer").order_by("id"),
+        "labels": labels,
+        "mine": mine,
+        "my_choice": _choice_for(mine, review.candidate_on_left(pair, request.user)),
+        "dimensions": Label.DIMENSIONS,
+        "can_label": has_role(request.user, Role.REVIEWER),
     }
     return render(request, "comparisons/pair_detail.html", context)
+
+
+def _choice_for(label: Label | None, candidate_left: bool) -> str:
+    """A stored verdict shown as the on-screen choice (the inverse of review.verdict_for)."""
+    if label is None or label.verdict in ("same", "both_bad"):
+        return label.verdict if label else ""
+    candidate_won = label.verdict == Label.Verdict.BETTER
+    return "left" if candidate_won == candidate_left else "right"
 
 
 PAGE = 50

@@ -231,3 +231,21 @@ def test_the_progress_fragment_counts_what_waits(client_for, make_pair):
     client.post(f"/review/{first.code}/label/", {"choice": "same"})
     html = client.get("/review/progress/").content.decode()
     assert "2 pairs waiting for you" in html and "1 labelled today" in html
+
+
+def test_a_reviewer_edits_a_label_from_the_pair_page(client_for, make_pair, cast):
+    pair = make_pair()
+    review.label_save(pair=pair, reviewer=cast["reviewer"], data=LabelInput("same"))
+    client = client_for("reviewer")
+    page = client.get(f"/pairs/{pair.code}/")
+    assert page.context["my_choice"] == "same" and "Edit my label" in page.content.decode()
+    done = client.post(
+        f"/review/{pair.code}/label/",
+        {"choice": "both_bad", "dimensions": ["safety"], "return": "pair"},
+    )
+    assert done["Location"] == f"/pairs/{pair.code}/"
+    label = Label.objects.get()
+    assert (label.verdict, label.dimensions) == ("both_bad", ["safety"])
+    assert AuditEvent.objects.filter(action="label.update").count() == 1
+    # Release managers read labels but do not label.
+    assert "Edit my label" not in client_for("release").get(f"/pairs/{pair.code}/").content.decode()
