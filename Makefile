@@ -58,3 +58,4 @@ bench: install-dev
 	$(BIN)/python bench/bench_gateway.py
 	$(BIN)/python bench/bench_shadow.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_review.py

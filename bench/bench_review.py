@@ -26,6 +26,7 @@ def main() -> int:
     env = product_env(os.environ.get("VAR_DIR", "/tmp/rollout-bench-review"))
     env["DATABASE_URL"] = fresh_postgres(url)
     env["DEBUG"] = "true"
+    env["ALLOWED_HOSTS"] = "testserver,127.0.0.1"
 
     def run(*args):
         return subprocess.run(

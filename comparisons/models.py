@@ -113,7 +113,6 @@ class ShadowPair(models.Model):
             models.Index(fields=["rollout", "-id"], name="comparisons_pair_rollout_idx"),
             # The review queue: queued pairs still short of labels, flagged first, oldest first.
             models.Index(
-                F("rollout"),
                 F("flagged").desc(),
                 F("id"),
                 condition=Q(queued=True) & Q(label_count__lt=F("labels_wanted")),

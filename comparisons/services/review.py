@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from comparisons.models import Label, Reservation, ShadowPair
@@ -28,8 +28,16 @@ def candidate_on_left(pair: ShadowPair, reviewer) -> bool:
 
 
 def queue_for(reviewer, *, now):
-    """Pairs this reviewer may label now, flagged first, then oldest first."""
+    """Pairs this reviewer may label now, flagged first, then oldest first.
+
+    Written as anti-joins (NOT EXISTS) rather than counts, so PostgreSQL walks the partial queue
+    index in order and stops at the first pair that fits: no aggregate over a million rows. A
+    pair held by another reviewer is skipped unless it still wants more than one more label.
+    """
     mine = Label.objects.filter(pair=OuterRef("pk"), reviewer=reviewer)
+    held = Reservation.objects.filter(pair=OuterRef("pk"), expires__gt=now).exclude(
+        reviewer=reviewer
+    )
     return (
         ShadowPair.objects.filter(
             queued=True,
@@ -37,13 +45,7 @@ def queue_for(reviewer, *, now):
             rollout__status__in=Rollout.SHADOWING,
         )
         .exclude(Exists(mine))
-        .annotate(
-            held=Count(
-                "reservations",
-                filter=Q(reservations__expires__gt=now) & ~Q(reservations__reviewer=reviewer),
-            )
-        )
-        .filter(held__lt=F("labels_wanted") - F("label_count"))
+        .filter(~Exists(held) | Q(labels_wanted__gt=F("label_count") + 1))
         .order_by("-flagged", "id")
     )
 

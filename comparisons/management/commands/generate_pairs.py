@@ -1,28 +1,40 @@
-"""Fill a database with many synthetic shadow pairs (for the review benchmark). Uses COPY on
-PostgreSQL; never run it against a database whose pairs matter."""
-
-import random
-import uuid
+"""Fill a database with many synthetic shadow pairs (for the review benchmark), generated inside
+PostgreSQL in one INSERT ... SELECT. Never run it against a database whose pairs matter."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from psycopg.types.json import Jsonb
 
-from comparisons.models import Label, ShadowPair
 from rollouts.models import Rollout
 
-WORDS = [
-    "order",
-    "refund",
-    "parcel",
-    "invoice",
-    "account",
-    "password",
-    "shipping",
-    "delay",
-    "customer",
-    "support",
-]
+# Texts vary per row (md5 of the row number) so similarity, search and diffs have real work.
+INSERT_PAIRS = """
+INSERT INTO comparisons_shadowpair (
+    code, rollout_id, request_id, messages, baseline_config_id, candidate_config_id,
+    served_variant, baseline_output, candidate_output, baseline_error, candidate_error,
+    baseline_latency_ms, candidate_latency_ms, baseline_tokens, candidate_tokens,
+    candidate_tool_calls, created, request_key, similarity, metrics, flags, flagged, queued,
+    labels_wanted, label_count)
+SELECT gen_random_uuid(), %(rollout)s, NULL,
+    jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'question ' || n)),
+    %(baseline)s, %(candidate)s, 'baseline',
+    'Your order ' || md5(n::text) || ' ships on Monday; the refund follows within a week.',
+    'Hey! Your order ' || md5((n + 1)::text) || ' ships Monday, refund soon, cheers!',
+    '', '', 300, 350, 50, 55, '[]'::jsonb, now() - (%(count)s - n) * interval '1 second',
+    'gen-' || n || '-' || md5(random()::text), round(random()::numeric, 4), '{}'::jsonb,
+    CASE WHEN flagged THEN '["low_similarity"]'::jsonb ELSE '[]'::jsonb END,
+    flagged, flagged OR random() < 0.1, 1, 0
+FROM (SELECT n, random() < 0.2 AS flagged FROM generate_series(1, %(count)s) AS n) AS rows
+"""
+
+INSERT_LABELS = """
+INSERT INTO comparisons_label (pair_id, reviewer_id, verdict, dimensions, critical, comment,
+                               created, updated)
+SELECT id, %(reviewer)s, (ARRAY['better', 'same', 'worse'])[1 + floor(random() * 3)::int],
+       jsonb_build_array((ARRAY['format', 'tone', 'accuracy', 'safety', 'other'])
+                         [1 + floor(random() * 5)::int]),
+       false, '', now(), now()
+FROM comparisons_shadowpair WHERE rollout_id = %(rollout)s AND random() < %(share)s
+"""
 
 
 class Command(BaseCommand):
@@ -34,81 +46,29 @@ class Command(BaseCommand):
         parser.add_argument("--labelled", type=float, default=0.02, help="Share with a label.")
 
     def handle(self, *args, count, rollout, labelled, **options):
+        from django.contrib.auth.models import User
+
         rollouts = Rollout.objects.filter(status__in=Rollout.SHADOWING)
         target = rollouts.filter(code=rollout).first() if rollout else rollouts.first()
         if target is None:
             raise CommandError("Needs a rollout in shadow or canary: run seed_demo first.")
         if connection.vendor != "postgresql":
-            raise CommandError("generate_pairs writes with COPY: point DATABASE_URL at PostgreSQL.")
-        rng = random.Random(1)  # noqa: S311 - synthetic data, not security
-        fields = [f for f in ShadowPair._meta.concrete_fields if f.name != "id"]
-        columns = ", ".join(f.column for f in fields)
-        with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY comparisons_shadowpair ({columns}) FROM STDIN") as copy:
-                for n in range(count):
-                    copy.write_row([_value(f, _row(n, rng, target)) for f in fields])
-            self._labels(target, labelled, rng)
-        self.stdout.write(f"{count} pairs added to rollout {target.code}")
-
-    def _labels(self, rollout, share, rng):
-        from django.contrib.auth.models import User
-
+            raise CommandError("generate_pairs runs in PostgreSQL: set DATABASE_URL.")
         reviewer, _ = User.objects.get_or_create(username="bench-reviewer")
-        ids = ShadowPair.objects.filter(rollout=rollout).values_list("pk", flat=True)
-        chosen = [pk for pk in ids.iterator(chunk_size=50_000) if rng.random() < share]
-        Label.objects.bulk_create(
-            (
-                Label(
-                    pair_id=pk,
-                    reviewer=reviewer,
-                    verdict=rng.choice(["better", "same", "worse"]),
-                    dimensions=[rng.choice(Label.DIMENSIONS)],
-                )
-                for pk in chosen
-            ),
-            batch_size=5000,
-            ignore_conflicts=True,
-        )
-        ShadowPair.objects.filter(pk__in=chosen).update(label_count=1)
-
-
-def _row(n, rng, rollout) -> dict:
-    base = " ".join(rng.choice(WORDS) for _ in range(40))
-    cand = " ".join(rng.choice(WORDS) for _ in range(40))
-    flagged = rng.random() < 0.2
-    return {
-        "code": uuid.uuid4(),
-        "rollout": rollout.pk,
-        "request": None,
-        "messages": [{"role": "user", "content": f"question {n}"}],
-        "baseline_config": rollout.baseline_id,
-        "candidate_config": rollout.candidate_id,
-        "served_variant": "baseline",
-        "baseline_output": base,
-        "candidate_output": cand,
-        "baseline_error": "",
-        "candidate_error": "",
-        "baseline_latency_ms": 300.0,
-        "candidate_latency_ms": 350.0,
-        "baseline_tokens": 50,
-        "candidate_tokens": 55,
-        "candidate_tool_calls": [],
-        "request_key": f"gen-{uuid.uuid4().hex}",
-        "similarity": round(rng.random(), 4),
-        "metrics": {},
-        "flags": ["low_similarity"] if flagged else [],
-        "flagged": flagged,
-        "queued": flagged or rng.random() < 0.1,
-        "labels_wanted": 1,
-        "label_count": 0,
-    }
-
-
-def _value(field, row):
-    from django.db.models import JSONField
-    from django.utils import timezone
-
-    if field.name == "created":
-        return timezone.now()
-    value = row[field.name]
-    return Jsonb(value) if isinstance(field, JSONField) else value
+        params = {
+            "rollout": target.pk,
+            "baseline": target.baseline_id,
+            "candidate": target.candidate_id,
+            "count": count,
+            "reviewer": reviewer.pk,
+            "share": labelled,
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(INSERT_PAIRS, params)
+            cursor.execute(INSERT_LABELS, params)
+            cursor.execute(
+                "UPDATE comparisons_shadowpair p SET label_count = 1 FROM comparisons_label l "
+                "WHERE l.pair_id = p.id AND p.rollout_id = %(rollout)s",
+                params,
+            )
+        self.stdout.write(f"{count} pairs added to rollout {target.code}")
