@@ -23,6 +23,7 @@ def get_pair_for_user(request: HttpRequest, code) -> ShadowPair:
     pair = (
         ShadowPair.objects.select_related(
             "rollout__feature",
+            "request",
             "baseline_config__model_version",
             "candidate_config__model_version",
         )

@@ -63,6 +63,7 @@ def next_pair_for(reviewer, *, skip: tuple[int, ...] = ()) -> ShadowPair | None:
         .exclude(pk__in=skip)
         .select_related(
             "rollout__feature",
+            "request",
             "baseline_config__model_version",
             "candidate_config__model_version",
         )

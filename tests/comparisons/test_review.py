@@ -249,3 +249,11 @@ def test_a_reviewer_edits_a_label_from_the_pair_page(client_for, make_pair, cast
     assert AuditEvent.objects.filter(action="label.update").count() == 1
     # Release managers read labels but do not label.
     assert "Edit my label" not in client_for("release").get(f"/pairs/{pair.code}/").content.decode()
+
+
+def test_the_input_shows_its_template_variables(client_for, make_pair):
+    pair = make_pair()
+    pair.request.variables = {"company": "Acme <Ltd>"}
+    pair.request.save()
+    html = client_for("reviewer").get("/review/").content.decode()
+    assert "company=Acme &lt;Ltd&gt;" in html
