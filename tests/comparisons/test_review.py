@@ -257,3 +257,11 @@ def test_the_input_shows_its_template_variables(client_for, make_pair):
     pair.request.save()
     html = client_for("reviewer").get("/review/").content.decode()
     assert "company=Acme &lt;Ltd&gt;" in html
+
+
+def test_the_pair_page_title_is_plain_text(client_for, make_pair):
+    pair = make_pair()
+    html = client_for("reviewer").get(f"/pairs/{pair.code}/").content.decode()
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.strip() == "Pair · Rollout Desk"
+    assert html.count('name="return"') == 1
