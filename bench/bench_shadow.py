@@ -51,8 +51,8 @@ def main() -> int:
             ],
             cwd=ROOT,
             env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=open(os.environ.get("BENCH_WORKER_LOG", os.devnull), "w"),
+            stderr=subprocess.STDOUT,
         )
         try:
             time.sleep(6)  # worker start-up is not what is measured
