@@ -72,13 +72,19 @@ def _skipped(request: HttpRequest) -> tuple[int, ...]:
     return tuple(request.session.get("review_skipped", []))[-200:]
 
 
-def _panel(request: HttpRequest, *, revealed: dict | None = None, status: int = 200):
+def _render_panel(request: HttpRequest, context: dict) -> HttpResponse:
+    """The review page, or only its panel for htmx (the server picks the fragment)."""
+    template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
+    return render(request, template, {"dimensions": Label.DIMENSIONS, **context})
+
+
+def _panel(request: HttpRequest, *, revealed: dict | None = None) -> HttpResponse:
+    """The next pair for this reviewer."""
     pair = review.next_pair_for(request.user, skip=_skipped(request))
-    context = {"revealed": revealed, "dimensions": Label.DIMENSIONS}
+    context = {"revealed": revealed}
     if pair is not None:
         context |= pair_view(pair, request.user)
-    template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
-    return render(request, template, context, status=status)
+    return _render_panel(request, context)
 
 
 @require_GET
@@ -121,13 +127,8 @@ def review_label(request: HttpRequest, code) -> HttpResponse:
     try:
         label = review.label_save(pair=pair, reviewer=request.user, data=data)
     except ValidationError as exc:
-        context = pair_view(pair, request.user) | {
-            "errors": exc.message_dict,
-            "dimensions": Label.DIMENSIONS,
-            "form": data,
-        }
-        template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
-        return render(request, template, context, status=422 if request.htmx else 200)
+        # 200, not 422: htmx swaps only successful responses, and the error must be seen.
+        return _render_panel(request, pair_view(pair, request.user) | {"errors": exc.message_dict})
     if request.POST.get("return") == "pair":
         return redirect("pair_detail", code=pair.code)
     if not request.htmx:
@@ -156,12 +157,8 @@ def review_undo(request: HttpRequest) -> HttpResponse:
     if pair is not None:
         # Show the pair again at once: it is first in line for this reviewer now.
         request.session["review_skipped"] = [p for p in _skipped(request) if p != pair.pk]
-        context = pair_view(pair, request.user) | {
-            "dimensions": Label.DIMENSIONS,
-            "undone": True,
-        }
-        template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
-        return trigger_client_event(render(request, template, context), "labelSaved", {})
+        response = _render_panel(request, pair_view(pair, request.user) | {"undone": True})
+        return trigger_client_event(response, "labelSaved", {})
     if not request.htmx:
         return redirect("review_queue")
     return _panel(request)

@@ -40,7 +40,7 @@ _table: RoutingTable | None = None
 _checked_at = 0.0
 
 
-def _config_view(config: ModelConfig) -> ConfigView:
+def config_view(config: ModelConfig) -> ConfigView:
     version = config.model_version
     provider = version.provider
     return ConfigView(
@@ -76,7 +76,7 @@ def _load(generation: int) -> RoutingTable:
     routes = {}
     for feature in Feature.objects.select_related(f"served_config__{related}"):
         rollout = active.get(feature.pk)
-        candidate = _config_view(rollout.candidate) if rollout else None
+        candidate = config_view(rollout.candidate) if rollout else None
         bp = rollout.candidate_bp if rollout else 0
         status = rollout.status if rollout else None
         etag_src = (
@@ -86,7 +86,7 @@ def _load(generation: int) -> RoutingTable:
             feature_id=feature.pk,
             feature_key=feature.key,
             seed=seed_for(feature.salt),
-            baseline=_config_view(feature.served_config),
+            baseline=config_view(feature.served_config),
             candidate=candidate,
             candidate_bp=bp,
             rollout_id=rollout.pk if rollout else None,

@@ -15,7 +15,7 @@ from rollouts.models import RequestLog
 from rollouts.prompting import render_messages
 from rollouts.providers import CallResult, ProviderCall, call
 from rollouts.redaction import feature_redactor
-from rollouts.routing import _config_view
+from rollouts.routing import config_view
 from rollouts.services.audit import db_now
 
 log = logging.getLogger("comparisons.shadow")
@@ -42,7 +42,7 @@ def shadow_job_run(*, job_id: int, transport=None) -> ShadowPair | None:
         "request", "rollout__feature", "config__model_version__provider"
     ).get(pk=job_id)
     request: RequestLog = job.request
-    config = _config_view(job.config)
+    config = config_view(job.config)
     result = call(
         ProviderCall(
             api_style=config.provider.api_style,

@@ -265,3 +265,14 @@ def test_the_pair_page_title_is_plain_text(client_for, make_pair):
     title = html.split("<title>", 1)[1].split("</title>", 1)[0]
     assert title.strip() == "Pair · Rollout Desk"
     assert html.count('name="return"') == 1
+
+
+def test_a_bad_label_sent_by_htmx_comes_back_as_a_visible_fragment(client_for, make_pair):
+    pair = make_pair()
+    response = client_for("reviewer").post(
+        f"/review/{pair.code}/label/", {"choice": "nope"}, headers={"HX-Request": "true"}
+    )
+    # htmx swaps only 2xx responses: an error status would leave the reviewer with no message.
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html and "Choose 1 left better" in html
