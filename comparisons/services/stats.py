@@ -13,6 +13,8 @@ from comparisons.models import Label, ShadowPair
 from rollouts.models import Rollout
 
 VERDICTS = [v for v, _ in Label.Verdict.choices]
+# The rollout page lists the newest critical findings; the pair list filters the rest.
+CRITICAL_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -88,36 +90,43 @@ class ReviewStats:
 
 
 def rollout_review_stats(rollout: Rollout) -> ReviewStats:
-    labels = list(
+    # Only the columns the figures need: a label row, not its pair's two full outputs.
+    rows = list(
         Label.objects.filter(pair__rollout=rollout)
-        .select_related("reviewer", "pair")
         .order_by("id")
+        .values_list("pair_id", "verdict", "dimensions", "created", "reviewer__username")
     )
-    total = len(labels)
-    counts = Counter(label.verdict for label in labels)
+    total = len(rows)
+    counts = Counter(verdict for _, verdict, _, _, _ in rows)
     verdicts = {v: wilson(counts[v], total) for v in VERDICTS}
     by_dimension = {}
     for dimension in Label.DIMENSIONS:
-        tagged = [label for label in labels if dimension in label.dimensions]
-        if tagged:
-            sub = Counter(label.verdict for label in tagged)
-            by_dimension[dimension] = {v: wilson(sub[v], len(tagged)) for v in VERDICTS}
+        sub = Counter(verdict for _, verdict, dims, _, _ in rows if dimension in dims)
+        if sub:
+            tagged = sum(sub.values())
+            by_dimension[dimension] = {v: wilson(sub[v], tagged) for v in VERDICTS}
     per_pair: dict[int, list[str]] = defaultdict(list)
     per_day: dict[date, Counter] = defaultdict(Counter)
-    for label in labels:
-        per_pair[label.pair_id].append(label.verdict)
-        per_day[label.created.date()][label.verdict] += 1
+    for pair_id, verdict, _, created, _ in rows:
+        per_pair[pair_id].append(verdict)
+        per_day[created.date()][verdict] += 1
     two = [(r[0], r[1]) for r in per_pair.values() if len(r) == 2]
+    critical = (
+        Label.objects.filter(pair__rollout=rollout, critical=True)
+        .select_related("reviewer", "pair")
+        .only("verdict", "dimensions", "comment", "reviewer__username", "pair__code")
+        .order_by("-id")[:CRITICAL_SHOWN]
+    )
     return ReviewStats(
         labels=total,
         pairs_labelled=len(per_pair),
         verdicts=verdicts,
         by_dimension=by_dimension,
-        critical=[label for label in labels if label.critical],
+        critical=list(critical),
         kappa=cohen_kappa(two),
         alpha=krippendorff_alpha(list(per_pair.values())),
         double_labelled=sum(len(r) >= 2 for r in per_pair.values()),
-        throughput=dict(Counter(label.reviewer.username for label in labels).most_common()),
+        throughput=dict(Counter(row[4] for row in rows).most_common()),
         per_day=dict(sorted(per_day.items())),
     )
 
