@@ -177,4 +177,6 @@ def rollout_act(request: HttpRequest, code, action: str) -> HttpResponse:
 
 
 def plotly_json(value) -> str:
+    # Figures hold numpy arrays that Django's json_script encoder cannot write; Plotly's encoder
+    # turns them into lists first.
     return json.dumps(value, cls=PlotlyJSONEncoder)
