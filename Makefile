@@ -34,6 +34,8 @@ test: install-dev lint
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	DEBUG=true $(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff check --fix .

@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollout_site.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 
-from rollouts.assignment import ConfigView, ProviderView, Route, seed_for  # noqa: E402
-from rollouts.redaction import redactor_for  # noqa: E402
+from traffic.assignment import ConfigView, ProviderView, Route, seed_for  # noqa: E402
+from traffic.redaction import redactor_for  # noqa: E402
 
 N = 1_000_000
 UNITS = [f"user-{n}" for n in range(10_000)]

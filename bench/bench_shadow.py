@@ -26,9 +26,9 @@ def main() -> int:
         import django
 
         django.setup()
-        from comparisons.models import ShadowJob
-        from rollouts.routing import current_table
-        from rollouts.services.ingest import ingest
+        from registry.models import ShadowJob
+        from traffic.ingest import ingest
+        from traffic.routing import current_table
 
         worker = subprocess.Popen(
             [

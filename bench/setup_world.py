@@ -10,9 +10,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollout_site.settings")
 django.setup()
 
-from rollouts.models import ModelConfig, ModelVersion, Provider  # noqa: E402
-from rollouts.services import registry, rollouts  # noqa: E402
-from rollouts.services.tokens import token_create  # noqa: E402
+from registry.models import ModelConfig, ModelVersion, Provider  # noqa: E402
+from registry.services import registry  # noqa: E402
+from rollouts.services import rollouts  # noqa: E402
+from traffic.tokens import token_create  # noqa: E402
 
 stub_url, mode = sys.argv[1], sys.argv[2]
 provider = registry.provider_save(

@@ -2,7 +2,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from comparisons.models import Label, ShadowPair
-from rollouts.models import Rollout
+from registry.models import Rollout
 
 
 class PairFilter(forms.Form):

@@ -88,7 +88,8 @@ def _walk(value, prefix: str, out: dict) -> None:
 
 def structure_diff(baseline, candidate) -> Structure:
     """Key-level differences between two parsed JSON values (nested keys as dotted paths)."""
-    a, b = {}, {}
+    a: dict[str, str] = {}
+    b: dict[str, str] = {}
     _walk(baseline, "", a)
     _walk(candidate, "", b)
     common = a.keys() & b.keys()

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,10 +14,11 @@ from comparisons.diffing import word_diff
 from comparisons.forms import PairFilter
 from comparisons.models import Label, ShadowPair
 from comparisons.services import review
-from rollouts.roles import Role, has_role, require_role
+from registry.http import HtmxHttpRequest
+from registry.roles import Role, has_role, require_role
 
 
-def get_pair_for_user(request: HttpRequest, code) -> ShadowPair:
+def get_pair_for_user(request: HtmxHttpRequest, code) -> ShadowPair:
     if not (has_role(request.user, Role.REVIEWER) or has_role(request.user, Role.RELEASE_MANAGER)):
         raise PermissionDenied("Pairs are for reviewers and release managers.")
     pair = (
@@ -56,7 +57,7 @@ def pair_view(pair: ShadowPair, reviewer) -> dict:
     ]
     if candidate_left:
         sides.reverse()
-    left, right = word_diff(sides[0]["output"], sides[1]["output"])
+    left, right = word_diff(str(sides[0]["output"]), str(sides[1]["output"]))
     sides[0]["segments"], sides[1]["segments"] = left, right
     sides[0]["name"], sides[1]["name"] = "A", "B"
     return {
@@ -68,17 +69,17 @@ def pair_view(pair: ShadowPair, reviewer) -> dict:
     }
 
 
-def _skipped(request: HttpRequest) -> tuple[int, ...]:
+def _skipped(request: HtmxHttpRequest) -> tuple[int, ...]:
     return tuple(request.session.get("review_skipped", []))[-200:]
 
 
-def _render_panel(request: HttpRequest, context: dict) -> HttpResponse:
+def _render_panel(request: HtmxHttpRequest, context: dict) -> HttpResponse:
     """The review page, or only its panel for htmx (the server picks the fragment)."""
     template = "comparisons/review.html" + ("#review-panel" if request.htmx else "")
     return render(request, template, {"dimensions": Label.DIMENSIONS, **context})
 
 
-def _panel(request: HttpRequest, *, revealed: dict | None = None) -> HttpResponse:
+def _panel(request: HtmxHttpRequest, *, revealed: dict | None = None) -> HttpResponse:
     """The next pair for this reviewer."""
     pair = review.next_pair_for(request.user, skip=_skipped(request))
     context = {"revealed": revealed}
@@ -90,7 +91,7 @@ def _panel(request: HttpRequest, *, revealed: dict | None = None) -> HttpRespons
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: HtmxHttpRequest) -> HttpResponse:
     require_role(request.user, Role.REVIEWER)
     revealed = None
     saved = request.GET.get("saved")
@@ -115,7 +116,7 @@ def _reveal(label: Label, reviewer) -> dict:
 
 @require_POST
 @login_required
-def review_label(request: HttpRequest, code) -> HttpResponse:
+def review_label(request: HtmxHttpRequest, code) -> HttpResponse:
     require_role(request.user, Role.REVIEWER)
     pair = get_pair_for_user(request, code)
     data = review.LabelInput(
@@ -139,7 +140,7 @@ def review_label(request: HttpRequest, code) -> HttpResponse:
 
 @require_POST
 @login_required
-def review_skip(request: HttpRequest, code) -> HttpResponse:
+def review_skip(request: HtmxHttpRequest, code) -> HttpResponse:
     require_role(request.user, Role.REVIEWER)
     pair = get_pair_for_user(request, code)
     review.release(pair, request.user)
@@ -151,7 +152,7 @@ def review_skip(request: HttpRequest, code) -> HttpResponse:
 
 @require_POST
 @login_required
-def review_undo(request: HttpRequest) -> HttpResponse:
+def review_undo(request: HtmxHttpRequest) -> HttpResponse:
     require_role(request.user, Role.REVIEWER)
     pair = review.label_undo(reviewer=request.user)
     if pair is not None:
@@ -166,7 +167,7 @@ def review_undo(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def review_progress(request: HttpRequest) -> HttpResponse:
+def review_progress(request: HtmxHttpRequest) -> HttpResponse:
     """How many pairs wait for me: a fragment the queue page loads and refreshes after each
     label (labelSaved), so the count never slows down the page itself."""
     require_role(request.user, Role.REVIEWER)
@@ -181,7 +182,7 @@ def review_progress(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def pair_detail(request: HttpRequest, code) -> HttpResponse:
+def pair_detail(request: HtmxHttpRequest, code) -> HttpResponse:
     pair = get_pair_for_user(request, code)
     labels = list(pair.labels.select_related("reviewer").order_by("id"))
     mine = next((label for label in labels if label.reviewer_id == request.user.pk), None)
@@ -209,7 +210,7 @@ PAGE = 50
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def pair_list(request: HttpRequest) -> HttpResponse:
+def pair_list(request: HtmxHttpRequest) -> HttpResponse:
     """Every pair, filterable, newest first, paged by key (?before=<id>) so a deep page costs
     what the first does."""
     if not (has_role(request.user, Role.REVIEWER) or has_role(request.user, Role.RELEASE_MANAGER)):

@@ -7,7 +7,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollout_site.settings")
 django_app = get_asgi_application()
 
-from rollouts.gateway.app import gateway_routes  # noqa: E402 - needs Django set up first
+from traffic.gateway.app import gateway_routes  # noqa: E402 - needs Django set up first
 
 _gateway = gateway_routes()
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "registry",
     "rollouts",
     "comparisons",
     "evaluations",
@@ -71,7 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "rollouts.roles.roles_context",
+                "registry.roles.roles_context",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -178,7 +179,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-shadow-jobs": {"task": "comparisons.tasks.sweep_shadow_jobs", "schedule": 30.0},
-    "purge-request-logs": {"task": "rollouts.tasks.purge_request_logs", "schedule": 3600.0},
+    "purge-request-logs": {"task": "comparisons.tasks.purge_expired", "schedule": 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
 

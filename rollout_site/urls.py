@@ -11,7 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin_site.urls),
     path("api/v1/", include("rollouts.urls_api")),
-    path("simulator/v1/", include("rollouts.simulator.urls")),
+    path("simulator/v1/", include("traffic.simulator.urls")),
     path("", include("comparisons.urls")),
     path("", include("rollouts.urls")),
 ]

@@ -7,12 +7,12 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from registry.errors import DomainError
+from registry.models import ApiToken, AuditEvent, Feature, ModelConfig, ModelVersion, Provider
+from registry.roles import Role, has_role
+from registry.services import registry
 from rollouts.admin_site import admin_site
-from rollouts.errors import DomainError
-from rollouts.models import ApiToken, AuditEvent, Feature, ModelConfig, ModelVersion, Provider
-from rollouts.roles import Role, has_role
-from rollouts.services import registry
-from rollouts.services.tokens import token_create, token_revoke
+from traffic.tokens import token_create, token_revoke
 
 
 class AdminRoleMixin:
@@ -115,7 +115,7 @@ class ModelConfigAdmin(RoleAdmin):
 
 class FeatureForm(ReasonForm):
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         switching = self.instance.pk and "served_config" in self.changed_data
         if switching and not data.get("reason", "").strip():
             self.add_error("reason", "Say why the served config changes; the audit keeps it.")
@@ -183,7 +183,7 @@ class ApiTokenForm(forms.ModelForm):
 
 @admin.register(ApiToken, site=admin_site)
 class ApiTokenAdmin(RoleAdmin):
-    form = ApiTokenForm
+    form = ApiTokenForm  # type: ignore[assignment]  # a token form, not a reason form
     list_display = ["name", "prefix", "created", "revoked"]
     readonly_fields = ["prefix", "created", "revoked"]
     actions = ["revoke"]

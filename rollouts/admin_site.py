@@ -1,7 +1,7 @@
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 
-from rollouts.roles import Role, has_role
+from registry.roles import Role, has_role
 
 
 class RolloutAdminSite(AdminSite):

@@ -1,13 +1,12 @@
+"""The application API (/api/v1/): traffic's endpoints plus rollout control's."""
+
 from django.urls import path
 
-from .views import api, api_rollouts, openapi
+from rollouts.views import api_rollouts
+from traffic.urls_api import urlpatterns as traffic_patterns
 
 urlpatterns = [
-    path("openapi.json", openapi.schema, name="api_openapi"),
-    path("features/<slug:key>/served", api.feature_served, name="api_feature_served"),
-    path("features/<slug:key>/assignment", api.feature_assignment, name="api_assignment"),
-    path("ingest", api.ingest_calls, name="api_ingest"),
-    path("feedback", api.feedback, name="api_feedback"),
+    *traffic_patterns,
     path("rollouts/<uuid:code>", api_rollouts.rollout_detail, name="api_rollout"),
     path("rollouts/<uuid:code>/rollback", api_rollouts.rollback, name="api_rollback"),
 ]

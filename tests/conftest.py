@@ -8,10 +8,11 @@ from django.test.utils import override_settings
 
 from comparisons.models import ShadowPair
 from comparisons.services.scoring import score_pair
-from rollouts.models import Feature, ModelConfig, ModelVersion, Provider, RequestLog
-from rollouts.roles import Role
-from rollouts.services import registry, rollouts
-from rollouts.services.audit import db_now
+from registry.models import Feature, ModelConfig, ModelVersion, Provider, RequestLog
+from registry.roles import Role
+from registry.services import registry
+from registry.services.audit import db_now
+from rollouts.services import rollouts
 
 
 def pytest_configure(config):
@@ -140,9 +141,9 @@ def _end_stray_connections(django_db_setup, django_db_blocker):
 @pytest.fixture
 def live(transactional_db, settings):
     """The whole ASGI app (gateway, simulator, pages) on a real port, simulator on and instant."""
-    from rollouts.gateway.recorder import recorder
-    from rollouts.routing import invalidate_local
     from tests.live import LiveServer
+    from traffic.gateway.recorder import recorder
+    from traffic.routing import invalidate_local
 
     settings.SIMULATOR_ENABLED = True
     settings.SIMULATOR_LATENCY_SCALE = 0

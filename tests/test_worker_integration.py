@@ -3,12 +3,14 @@ on the configured broker (Redis in CI, the filesystem transport locally), pairs 
 
 import openai
 
-from comparisons.models import ShadowJob, ShadowPair
-from rollouts.gateway.recorder import recorder
-from rollouts.routing import invalidate_local
-from rollouts.services import registry, rollouts
-from rollouts.services.tokens import token_create
+from comparisons.models import ShadowPair
+from registry.models import ShadowJob
+from registry.services import registry
+from rollouts.services import rollouts
 from tests.live import Worker, wait_for
+from traffic.gateway.recorder import recorder
+from traffic.routing import invalidate_local
+from traffic.tokens import token_create
 
 
 def test_a_real_worker_turns_gateway_traffic_into_pairs(live, simulated):

@@ -9,9 +9,9 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from comparisons.models import Label, Reservation, ShadowPair
-from rollouts.assignment import bucket
-from rollouts.models import Rollout
-from rollouts.services.audit import audit_record, db_now, snapshot
+from registry.models import Rollout
+from registry.services.audit import audit_record, db_now, snapshot
+from traffic.assignment import bucket
 
 RESERVE_FOR = timedelta(minutes=5)
 UNDO_WITHIN = timedelta(minutes=30)

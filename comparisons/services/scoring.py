@@ -2,7 +2,7 @@
 
 from comparisons.metrics import compare, flags
 from comparisons.models import ShadowPair
-from rollouts.assignment import bucket
+from traffic.assignment import bucket
 
 # Independent hash seeds: which pairs are sampled must not correlate with which get 2 labels.
 SAMPLE_SEED = 0x5EED1

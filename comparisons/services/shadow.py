@@ -8,15 +8,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
-from comparisons.models import ShadowJob, ShadowPair
+from comparisons.models import ShadowPair
 from comparisons.services.scoring import score_pair
-from rollouts.assignment import CANDIDATE
-from rollouts.models import RequestLog
-from rollouts.prompting import render_messages
-from rollouts.providers import CallResult, ProviderCall, call
-from rollouts.redaction import feature_redactor
-from rollouts.routing import config_view
-from rollouts.services.audit import db_now
+from registry.models import RequestLog, ShadowJob
+from registry.services.audit import db_now
+from traffic.assignment import CANDIDATE
+from traffic.prompting import render_messages
+from traffic.providers import CallResult, ProviderCall, call
+from traffic.redaction import feature_redactor
+from traffic.routing import config_view
 
 log = logging.getLogger("comparisons.shadow")
 MAX_ATTEMPTS = 5

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from comparisons.models import Label, ShadowPair
-from rollouts.models import Rollout
+from registry.models import Rollout
 
 VERDICTS = [v for v, _ in Label.Verdict.choices]
 # The rollout page lists the newest critical findings; the pair list filters the rest.
@@ -136,7 +136,10 @@ def similarity_values(rollout: Rollout) -> dict[str, list[float]]:
     out: dict[str, list[float]] = defaultdict(list)
     rows = Label.objects.filter(pair__rollout=rollout, pair__similarity__isnull=False)
     for verdict, similarity in rows.values_list("verdict", "pair__similarity"):
-        out[verdict].append(similarity)
+        if similarity is not None:
+            out[verdict].append(similarity)
     unlabelled = ShadowPair.objects.filter(rollout=rollout, label_count=0, similarity__isnull=False)
-    out["unlabelled"] = list(unlabelled.values_list("similarity", flat=True)[:5000])
+    out["unlabelled"] = [
+        s for s in unlabelled.values_list("similarity", flat=True)[:5000] if s is not None
+    ]
     return dict(out)

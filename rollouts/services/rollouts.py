@@ -4,22 +4,22 @@ ledger when traffic moves, and visible to assignment and the gateway as soon as 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from rollouts.errors import Conflict, DomainError
-from rollouts.models import Feature, ModelConfig, Rollout
-from rollouts.models.serving import FULL, ServingShare
-from rollouts.routing import routing_changed
-
-from .audit import audit_record, db_now, snapshot
-from .registry import lock_config
-from .serving import serving_record
+from registry.errors import Conflict, DomainError
+from registry.models import AuditEvent, Feature, ModelConfig, Rollout
+from registry.models.serving import FULL, ServingShare
+from registry.routing_state import routing_changed
+from registry.services.audit import audit_record, db_now, snapshot
+from registry.services.registry import lock_config
+from registry.services.serving import serving_record
 
 STATUS = Rollout.Status
 
 
 def _transition(
     rollout: Rollout, *, allowed: tuple[str, ...], actor, action: str, reason: str, **changes
-) -> Rollout:
-    """Move `rollout` out of one of `allowed` statuses, or tell the caller why not."""
+) -> tuple[Rollout, AuditEvent]:
+    """Move `rollout` out of one of `allowed` statuses, or tell the caller why not. Returns the
+    refreshed rollout and the audit event written in the same transaction."""
     before = snapshot(rollout)
     updated = Rollout.objects.filter(pk=rollout.pk, status__in=allowed).update(**changes)
     if not updated:
@@ -42,7 +42,7 @@ def _transition(
     return rollout, event
 
 
-def _record_split(rollout: Rollout, event) -> None:
+def _record_split(rollout: Rollout, event: AuditEvent) -> None:
     shares = [(rollout.baseline, ServingShare.Variant.BASELINE, FULL - rollout.candidate_bp)]
     if rollout.candidate_bp:
         shares.append((rollout.candidate, ServingShare.Variant.CANDIDATE, rollout.candidate_bp))

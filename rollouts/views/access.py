@@ -3,7 +3,7 @@ wrong role. Every signed-in user may read the registry and the audit trail."""
 
 from django.http import Http404, HttpRequest
 
-from rollouts.models import Feature
+from registry.models import Feature
 
 
 def get_feature_for_user(request: HttpRequest, key: str) -> Feature:

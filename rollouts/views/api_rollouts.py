@@ -1,13 +1,12 @@
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from rollouts.errors import DomainError
-from rollouts.models import Rollout
-from rollouts.roles import Role, has_role
+from registry.errors import DomainError
+from registry.models import Rollout
+from registry.roles import Role, has_role
 from rollouts.services import rollouts as rollout_services
-
-from .apiauth import BadBody, api_auth, api_error, json_body, token_may_use
+from traffic.views.apiauth import ApiRequest, BadBody, api_auth, api_error, json_body, token_may_use
 
 
 def rollout_json(rollout: Rollout) -> dict:
@@ -32,7 +31,7 @@ def _get(code) -> Rollout | None:
 
 @require_GET
 @api_auth
-def rollout_detail(request: HttpRequest, code) -> JsonResponse:
+def rollout_detail(request: ApiRequest, code) -> JsonResponse:
     rollout = _get(code)
     if rollout is None or not token_may_use(request, rollout.feature_id):
         return api_error(404, f"No rollout {code}.", "code")
@@ -41,7 +40,7 @@ def rollout_detail(request: HttpRequest, code) -> JsonResponse:
 
 @require_POST
 @api_auth
-def rollback(request: HttpRequest, code) -> JsonResponse:
+def rollback(request: ApiRequest, code) -> JsonResponse:
     """Release managers only (signed in): applications read routing, people move it."""
     rollout = _get(code)
     if rollout is None or not token_may_use(request, rollout.feature_id):

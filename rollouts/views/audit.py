@@ -1,14 +1,16 @@
 import csv
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from rollouts.models import AuditEvent, Feature
-from rollouts.services.serving import served_at
-from rollouts.timeparse import BadInstant, parse_instant
+from registry.http import HtmxHttpRequest
+from registry.models import AuditEvent, Feature
+from registry.services.serving import served_at
+from registry.timeparse import BadInstant, parse_instant
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [
@@ -27,7 +29,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _filtered(request: HttpRequest):
+def _filtered(request: HtmxHttpRequest):
     events = AuditEvent.objects.order_by("-id")
     filters = {
         "feature": request.GET.get("feature", "").strip(),
@@ -69,7 +71,7 @@ def _csv_response(events) -> StreamingHttpResponse:
 
 @require_GET
 @login_required
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: HtmxHttpRequest) -> HttpResponseBase:
     events, filters = _filtered(request)
     if request.GET.get("format") == "csv":
         return _csv_response(events)
@@ -96,7 +98,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def audit_served(request: HttpRequest) -> HttpResponse:
+def audit_served(request: HtmxHttpRequest) -> HttpResponse:
     """What served feature F at time T: the audit page's question box."""
     key = request.GET.get("feature", "").strip()
     raw = request.GET.get("at", "")

@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from rollouts.models import AuditEvent
-from rollouts.selectors import features_with_configs, versions_nearing_deprecation
-from rollouts.services.audit import db_now
+from registry.models import AuditEvent
+from registry.selectors import features_with_configs, versions_nearing_deprecation
+from registry.services.audit import db_now
 
 from .access import get_feature_for_user
 

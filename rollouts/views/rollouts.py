@@ -13,11 +13,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from plotly.utils import PlotlyJSONEncoder
 
 from comparisons.charts import similarity_figure, verdicts_over_time_figure
-from comparisons.models import ShadowDay, ShadowJob, ShadowPair
+from comparisons.models import ShadowPair
 from comparisons.services.stats import rollout_review_stats, similarity_values
-from rollouts.errors import DomainError
-from rollouts.models import Feature, ModelConfig, Rollout
-from rollouts.roles import Role, require_role
+from registry.errors import DomainError
+from registry.models import Feature, ModelConfig, Rollout, ShadowDay, ShadowJob
+from registry.roles import Role, require_role
 from rollouts.services import rollouts as services
 
 

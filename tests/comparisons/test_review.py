@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from comparisons.models import Label, Reservation
 from comparisons.services import review
-from rollouts.models import AuditEvent
+from registry.models import AuditEvent
 
 LabelInput = review.LabelInput
 
@@ -19,7 +19,7 @@ def reviewer(cast):
 
 @pytest.fixture
 def second_reviewer(cast):
-    from rollouts.roles import Role
+    from registry.roles import Role
     from tests.conftest import _make_user
 
     return _make_user("reviewer2", Role.REVIEWER)

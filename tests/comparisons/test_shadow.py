@@ -5,15 +5,16 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from comparisons.models import ShadowJob, ShadowPair
+from comparisons.models import ShadowPair
+from comparisons.services.retention import purge_expired
 from comparisons.services.shadow import shadow_job_run, shadow_sweep
-from rollouts.models import Feature, RequestLog
-from rollouts.redaction import redactor_for
-from rollouts.routing import current_table, invalidate_local
-from rollouts.services import registry, rollouts
-from rollouts.services.audit import db_now
-from rollouts.services.ingest import ingest
-from rollouts.services.retention import purge_expired
+from registry.models import Feature, RequestLog, ShadowJob
+from registry.services import registry
+from registry.services.audit import db_now
+from rollouts.services import rollouts
+from traffic.ingest import ingest
+from traffic.redaction import redactor_for
+from traffic.routing import current_table, invalidate_local
 
 
 def _openai_answer(text: str) -> httpx.Response:
@@ -204,17 +205,19 @@ def test_a_bad_custom_pattern_is_refused_naming_the_field(feature):
 
 
 def test_nudges_go_out_in_batches_that_a_worker_fans_out(monkeypatch):
+    from types import SimpleNamespace
+
     from comparisons import tasks
-    from comparisons.services import outbox
     from tests.live import wait_for
+    from traffic import outbox
 
     sent = []
+    kinds = {tasks.run_shadow_job.name: "one", tasks.fan_out_shadow_jobs.name: "many"}
 
-    def record(kind):
-        return lambda args, **kw: sent.append((kind, args))
+    def send_task(name, args, **kw):
+        sent.append((kinds[name], args))
 
-    monkeypatch.setattr(tasks.run_shadow_job, "apply_async", record("one"))
-    monkeypatch.setattr(tasks.fan_out_shadow_jobs, "apply_async", record("many"))
+    monkeypatch.setattr(outbox, "current_app", SimpleNamespace(send_task=send_task))
     outbox.nudge([7])
     assert wait_for(lambda: sent == [("one", (7,))], timeout=5)
     sent.clear()

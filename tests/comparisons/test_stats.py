@@ -9,7 +9,7 @@ from comparisons.services.stats import (
     similarity_values,
     wilson,
 )
-from rollouts.roles import Role
+from registry.roles import Role
 from tests.conftest import _make_user
 
 

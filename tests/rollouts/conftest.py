@@ -2,10 +2,10 @@
 
 import pytest
 
-from rollouts.models import Feature
-from rollouts.routing import invalidate_local
-from rollouts.services import registry
-from rollouts.services.tokens import token_create
+from registry.models import Feature
+from registry.services import registry
+from traffic.routing import invalidate_local
+from traffic.tokens import token_create
 
 
 @pytest.fixture(autouse=True)

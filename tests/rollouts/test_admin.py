@@ -1,6 +1,6 @@
 """The admin writes through the services: validation, audit events, immutability."""
 
-from rollouts.models import AuditEvent, Feature, ModelConfig
+from registry.models import AuditEvent, Feature, ModelConfig
 
 
 def _config_form(config, **overrides):

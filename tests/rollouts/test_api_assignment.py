@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from rollouts.assignment import (
+from registry.services import registry
+from rollouts.services.rollouts import (
+    rollout_create,
+    rollout_rollback,
+    rollout_set_canary,
+    rollout_start_shadow,
+)
+from traffic.assignment import (
     BASELINE,
     BUCKETS,
     CANDIDATE,
@@ -19,15 +26,8 @@ from rollouts.assignment import (
     bucket,
     seed_for,
 )
-from rollouts.redaction import redactor_for
-from rollouts.routing import current_table, invalidate_local
-from rollouts.services import registry
-from rollouts.services.rollouts import (
-    rollout_create,
-    rollout_rollback,
-    rollout_set_canary,
-    rollout_start_shadow,
-)
+from traffic.redaction import redactor_for
+from traffic.routing import current_table, invalidate_local
 
 from .conftest import bearer
 

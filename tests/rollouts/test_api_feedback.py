@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from rollouts.models import Feedback, RequestLog
-from rollouts.routing import invalidate_local
-from rollouts.services import registry
+from registry.models import Feedback, RequestLog
+from registry.services import registry
+from traffic.routing import invalidate_local
 
 from .conftest import bearer
 

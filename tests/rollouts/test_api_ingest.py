@@ -9,11 +9,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from comparisons.models import ShadowDay, ShadowJob
-from rollouts.models import RequestLog
-from rollouts.routing import invalidate_local
-from rollouts.services import registry
+from registry.models import RequestLog, ShadowDay, ShadowJob
+from registry.services import registry
 from rollouts.services.rollouts import rollout_create, rollout_set_canary, rollout_start_shadow
+from traffic.routing import invalidate_local
 
 from .conftest import bearer
 
@@ -542,7 +541,7 @@ def test_shadow_jobs_are_written_in_the_logs_transaction(post, feature, candidat
     def broken(*args, **kwargs):
         raise RuntimeError("outbox down")
 
-    monkeypatch.setattr("rollouts.services.ingest.plan_shadow_jobs", broken)
+    monkeypatch.setattr("traffic.ingest.plan_shadow_jobs", broken)
     with pytest.raises(RuntimeError):
         post(record())
     assert RequestLog.objects.count() == 0  # no log without its job

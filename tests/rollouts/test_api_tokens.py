@@ -10,11 +10,11 @@ from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from django.urls import URLPattern, URLResolver
 
+from registry.models import ApiToken, AuditEvent, Feedback, RequestLog
 from rollouts import urls_api
-from rollouts.models import ApiToken, AuditEvent, Feedback, RequestLog
-from rollouts.routing import current_table, invalidate_local
 from rollouts.services.rollouts import rollout_create
-from rollouts.services.tokens import token_check, token_create, token_revoke
+from traffic.routing import current_table, invalidate_local
+from traffic.tokens import token_check, token_create, token_revoke
 
 from .conftest import bearer
 

@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from rollouts.models import AuditEvent
-from rollouts.services import registry
-from rollouts.services.audit import GENESIS, audit_record, audit_verify
+from registry.models import AuditEvent
+from registry.services import registry
+from registry.services.audit import GENESIS, audit_record, audit_verify
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the UPDATE/DELETE triggers are PostgreSQL's"

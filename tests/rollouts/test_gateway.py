@@ -4,14 +4,15 @@ import httpx
 import openai
 import pytest
 
-from comparisons.models import ShadowJob, ShadowPair
+from comparisons.models import ShadowPair
 from comparisons.services.shadow import shadow_job_run
+from registry.models import RequestLog, ShadowJob
+from registry.services import registry
 from rollout_site.celery import app as celery_app
-from rollouts.gateway.recorder import recorder
-from rollouts.models import RequestLog
-from rollouts.routing import invalidate_local
-from rollouts.services import registry, rollouts
-from rollouts.services.tokens import token_create
+from rollouts.services import rollouts
+from traffic.gateway.recorder import recorder
+from traffic.routing import invalidate_local
+from traffic.tokens import token_create
 
 
 @pytest.fixture

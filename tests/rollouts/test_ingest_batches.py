@@ -1,11 +1,10 @@
 """Large batches take the bulk path (COPY on PostgreSQL): rows must come out exactly as the
 one-by-one path stores them, with their ids, shadow jobs and duplicates handled."""
 
-from comparisons.models import ShadowJob
-from rollouts.models import RequestLog
-from rollouts.routing import current_table, invalidate_local
+from registry.models import RequestLog, ShadowJob
 from rollouts.services import rollouts
-from rollouts.services.ingest import ingest
+from traffic.ingest import ingest
+from traffic.routing import current_table, invalidate_local
 
 FIELDS = [
     "unit_key",
@@ -81,8 +80,8 @@ def _one(config=None, model=None, request_id="r1") -> dict:
 def test_the_config_that_served_is_checked_against_the_feature(feature, make_config):
     import pytest
 
-    from rollouts.services import registry
-    from rollouts.services.ingest import IngestError
+    from registry.services import registry
+    from traffic.ingest import IngestError
 
     old = feature.served_config
     registry.feature_switch_config(

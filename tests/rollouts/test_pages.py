@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from rollouts.models import ModelVersion
-from rollouts.services import registry
+from registry.models import ModelVersion
+from registry.services import registry
 
 READ_PAGES = [
     "/",
@@ -62,7 +62,7 @@ def test_the_feature_list_shows_versions_and_a_deprecation_badge(
 ):
     from datetime import timedelta
 
-    from rollouts.services.audit import db_now
+    from registry.services.audit import db_now
 
     today = db_now().date()
     soon = make_version("gpt-4o-2024-05-13", deprecates=today + timedelta(days=30))

@@ -1,6 +1,6 @@
 import pytest
 
-from rollouts.pinning import FloatingAliasError, PinningContext, check_pinned
+from registry.pinning import FloatingAliasError, PinningContext, check_pinned
 
 OPENAI = PinningContext(api_style="openai_chat")
 ANTHROPIC = PinningContext(api_style="anthropic_messages")

@@ -15,9 +15,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from rollouts import providers
-from rollouts.providers import pool
-from rollouts.providers.base import (
+from traffic import providers
+from traffic.providers import pool
+from traffic.providers.base import (
     CallResult,
     ErrorKind,
     ProviderCall,
@@ -583,7 +583,7 @@ def test_retries_are_logged_without_secrets(caplog, waits):
     result = run_sync(req, Script("openai_chat", [status(500), ok]))
     assert result.ok
     [record] = [
-        r for r in caplog.records if r.name == "rollouts.providers" and r.levelno == logging.INFO
+        r for r in caplog.records if r.name == "traffic.providers" and r.levelno == logging.INFO
     ]
     message = record.getMessage()
     assert req.base_url in message

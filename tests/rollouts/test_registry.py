@@ -5,10 +5,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.utils import DatabaseError
 
-from rollouts.errors import Conflict, DomainError
-from rollouts.models import AuditEvent, Feature, ModelConfig, ModelVersion, Provider
-from rollouts.services import registry
-from rollouts.services.audit import db_now
+from registry.errors import Conflict, DomainError
+from registry.models import AuditEvent, Feature, ModelConfig, ModelVersion, Provider
+from registry.services import registry
+from registry.services.audit import db_now
 
 
 def test_a_floating_alias_is_refused_on_save_and_nothing_is_written(provider):

@@ -3,11 +3,12 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from rollouts.errors import Conflict, DomainError
-from rollouts.models import AuditEvent, Rollout
-from rollouts.routing import current_table, invalidate_local
-from rollouts.services import registry, rollouts
-from rollouts.services.serving import served_at
+from registry.errors import Conflict, DomainError
+from registry.models import AuditEvent, Rollout
+from registry.services import registry
+from registry.services.serving import served_at
+from rollouts.services import rollouts
+from traffic.routing import current_table, invalidate_local
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from rollouts.models import AuditEvent, Feature, ModelVersion
-from rollouts.roles import Role, has_role
-from rollouts.services.audit import audit_verify, db_now
+from registry.models import AuditEvent, Feature, ModelVersion
+from registry.roles import Role, has_role
+from registry.services.audit import audit_verify, db_now
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
-from rollouts.services import registry
-from rollouts.services.serving import served_at
+from registry.services import registry
+from registry.services.serving import served_at
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from rollouts.simulator import behaviours
-from rollouts.simulator.behaviours import BEHAVIOURS, REFUSAL, Behaviour, Message, Prompt
+from traffic.simulator import behaviours
+from traffic.simulator.behaviours import BEHAVIOURS, REFUSAL, Behaviour, Message, Prompt
 
 URL = "/simulator/v1/chat/completions"
 JAN, JUN, OCT = "sim-chat-2025-01-15", "sim-chat-2025-06-01", "sim-chat-2025-10-01"

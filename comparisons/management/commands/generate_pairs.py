@@ -4,7 +4,7 @@ PostgreSQL in one INSERT ... SELECT. Never run it against a database whose pairs
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from rollouts.models import Rollout
+from registry.models import Rollout
 
 # Texts vary per row (md5 of the row number) so similarity, search and diffs have real work.
 INSERT_PAIRS = """

@@ -10,10 +10,11 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from rollouts.models import Feature, ModelConfig, ModelVersion, Provider
-from rollouts.roles import Role
-from rollouts.services import registry, rollouts
-from rollouts.services.audit import db_now
+from registry.models import Feature, ModelConfig, ModelVersion, Provider
+from registry.roles import Role
+from registry.services import registry
+from registry.services.audit import db_now
+from rollouts.services import rollouts
 
 DEMO_USERS = [
     # username, password, role (None: a signed-in viewer with no role)

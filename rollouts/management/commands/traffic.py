@@ -8,8 +8,8 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from rollouts.models import Feature
-from rollouts.services.tokens import token_create
+from registry.models import Feature
+from traffic.tokens import token_create
 
 QUESTIONS = {
     "support-reply": [

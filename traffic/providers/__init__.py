@@ -1,0 +1,389 @@
+"""Clients for the LLM providers behind a product.
+
+`call` (sync, Celery workers) and `acall` (async, the gateway) send one chat request, retry what
+may pass on another attempt within one total deadline, and return a CallResult rather than
+raising: a failed call is data to record, not a crash. `astream` passes an OpenAI-compatible
+server-sent event stream through unchanged.
+
+The API key is read from the environment at call time and never leaves the request headers: it is
+kept out of results, exceptions and logs.
+"""
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from traffic.providers import anthropic_messages, openai_chat, pool
+from traffic.providers.base import (
+    Answer,
+    CallResult,
+    ErrorKind,
+    Outcome,
+    ProviderCall,
+    ProviderError,
+    build_result,
+    outcome_for_exception,
+    outcome_for_response,
+    read_api_key,
+    retry_wait,
+)
+
+__all__ = [
+    "CallResult",
+    "ErrorKind",
+    "ProviderCall",
+    "ProviderError",
+    "acall",
+    "astream",
+    "call",
+]
+
+logger = logging.getLogger("traffic.providers")
+
+# Module attributes so tests can replace them: the retry paths then run instantly and the waits
+# can be asserted.
+_sleep = time.sleep
+_asleep = asyncio.sleep
+
+_STYLES = {"openai_chat": openai_chat, "anthropic_messages": anthropic_messages}
+
+# What the HTTP library may raise for one attempt. InvalidURL is not an HTTPError; TimeoutError
+# is how our own deadline (asyncio.timeout, or the sync read loop) ends an attempt.
+_ATTEMPT_ERRORS = (httpx.HTTPError, httpx.InvalidURL, TimeoutError)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    url: str
+    headers: dict[str, str]
+    body: dict
+    parse: Callable[[dict], Answer]
+    secret: str  # the API key, only so that error texts can be scrubbed of it
+
+
+def _prepare(*, req: ProviderCall, stream: bool = False) -> tuple[_Prepared | None, Outcome | None]:
+    style = _STYLES.get(req.api_style)
+    if style is None:
+        return None, Outcome(
+            error_kind=ErrorKind.CLIENT_ERROR,
+            error=f"Unknown api_style {req.api_style!r}; expected one of {sorted(_STYLES)}.",
+        )
+    if stream and style is not openai_chat:
+        return None, Outcome(
+            error_kind=ErrorKind.CLIENT_ERROR,
+            error="Streaming is only available for openai_chat providers.",
+        )
+    key, problem = read_api_key(api_key_env=req.api_key_env)
+    if problem is not None:
+        return None, problem
+    if stream:
+        url, headers, body = openai_chat.build_request(req=req, api_key=key, stream=True)
+    else:
+        url, headers, body = style.build_request(req=req, api_key=key)
+    parse = functools.partial(style.parse_answer, model_id=req.model_id)
+    return _Prepared(url=url, headers=headers, body=body, parse=parse, secret=key), None
+
+
+def _next_wait(
+    *, req: ProviderCall, outcome: Outcome, attempt: int, max_retries: int, deadline: float
+) -> float | None:
+    """Seconds to wait before the next attempt, or None to stop with this outcome."""
+    if outcome.answer is not None or not outcome.retryable or attempt > max_retries:
+        return None
+    wait = retry_wait(retry_index=attempt - 1, retry_after=outcome.retry_after)
+    if time.monotonic() + wait >= deadline:
+        # The caller's deadline is a promise to its own caller: better a prompt error than an
+        # answer nobody is waiting for any more.
+        logger.info(
+            "Not retrying %s model=%s status=%s (%s): waiting %.2fs would pass the deadline",
+            req.base_url,
+            req.model_id,
+            outcome.status_code,
+            outcome.error_kind.value,
+            wait,
+        )
+        return None
+    logger.info(
+        "Retrying %s model=%s after status=%s (%s), attempt %d of %d failed, waiting %.2fs",
+        req.base_url,
+        req.model_id,
+        outcome.status_code,
+        outcome.error_kind.value,
+        attempt,
+        max_retries + 1,
+        wait,
+    )
+    return wait
+
+
+def _finish(
+    *, req: ProviderCall, outcome: Outcome, attempts: int, started: float, secret: str
+) -> CallResult:
+    result = build_result(outcome=outcome, attempts=attempts, started=started, secret=secret)
+    if not result.ok:
+        logger.warning(
+            "Provider call failed: %s model=%s status=%s (%s) after %d attempt(s): %s",
+            req.base_url,
+            req.model_id,
+            result.status_code,
+            result.error_kind.value,
+            attempts,
+            result.error,
+        )
+    return result
+
+
+# Before any attempt: only reachable with a timeout of zero or less.
+_NO_TIME = Outcome(error_kind=ErrorKind.TIMEOUT, error="The deadline passed before any attempt.")
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+def call(
+    req: ProviderCall, *, max_retries: int = 2, transport: httpx.BaseTransport | None = None
+) -> CallResult:
+    """One chat request with bounded retries, all within req.timeout seconds."""
+    started = time.monotonic()
+    deadline = started + req.timeout
+    prepared, problem = _prepare(req=req)
+    if prepared is None:
+        return _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
+    client = (
+        httpx.Client(transport=transport)
+        if transport is not None
+        else pool.sync_client(base_url=req.base_url)
+    )
+    outcome, attempts = _NO_TIME, 0
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            attempts += 1
+            outcome = _attempt(
+                client=client, prepared=prepared, remaining=remaining, deadline=deadline, req=req
+            )
+            wait = _next_wait(
+                req=req,
+                outcome=outcome,
+                attempt=attempts,
+                max_retries=max_retries,
+                deadline=deadline,
+            )
+            if wait is None:
+                break
+            _sleep(wait)
+    finally:
+        if transport is not None:
+            client.close()
+    return _finish(
+        req=req, outcome=outcome, attempts=attempts, started=started, secret=prepared.secret
+    )
+
+
+def _attempt(
+    *,
+    client: httpx.Client,
+    prepared: _Prepared,
+    remaining: float,
+    deadline: float,
+    req: ProviderCall,
+) -> Outcome:
+    try:
+        with client.stream(
+            "POST", prepared.url, headers=prepared.headers, json=prepared.body, timeout=remaining
+        ) as response:
+            content = _read_within(response=response, deadline=deadline)
+    except _ATTEMPT_ERRORS as exc:
+        return outcome_for_exception(exc, timeout=req.timeout)
+    return outcome_for_response(
+        status=response.status_code,
+        headers=response.headers,
+        content=content,
+        parse=prepared.parse,
+    )
+
+
+def _read_within(*, response: httpx.Response, deadline: float) -> bytes:
+    # httpx's read timeout bounds each read, not the whole body: a server dripping one byte a
+    # second would never trip it. Checking the clock between chunks keeps the total deadline.
+    chunks = []
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("the deadline passed while reading the answer")
+    return b"".join(chunks)
+
+
+# --- async -----------------------------------------------------------------------------------
+
+
+async def acall(
+    req: ProviderCall,
+    *,
+    max_retries: int = 2,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> CallResult:
+    """The async twin of `call`, for the gateway: same rules, same result."""
+    started = time.monotonic()
+    deadline = started + req.timeout
+    prepared, problem = _prepare(req=req)
+    if prepared is None:
+        return _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
+    sender = transport if transport is not None else pool.async_transport(base_url=req.base_url)
+    payload = json.dumps(prepared.body).encode()
+    headers = {**prepared.headers, "Content-Type": "application/json", "Accept": "*/*"}
+    outcome, attempts = _NO_TIME, 0
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            attempts += 1
+            outcome = await _aattempt(
+                transport=sender,
+                request=httpx.Request(
+                    "POST",
+                    prepared.url,
+                    headers=headers,
+                    content=payload,
+                    extensions={"timeout": httpx.Timeout(remaining).as_dict()},
+                ),
+                prepared=prepared,
+                remaining=remaining,
+                req=req,
+            )
+            wait = _next_wait(
+                req=req,
+                outcome=outcome,
+                attempt=attempts,
+                max_retries=max_retries,
+                deadline=deadline,
+            )
+            if wait is None:
+                break
+            await _asleep(wait)
+    finally:
+        if transport is not None:
+            await transport.aclose()
+    return _finish(
+        req=req, outcome=outcome, attempts=attempts, started=started, secret=prepared.secret
+    )
+
+
+async def _aattempt(
+    *,
+    transport: httpx.AsyncBaseTransport,
+    request: httpx.Request,
+    prepared: _Prepared,
+    remaining: float,
+    req: ProviderCall,
+) -> Outcome:
+    try:
+        # asyncio.timeout bounds the whole attempt, body included (see _read_within).
+        async with asyncio.timeout(remaining):
+            response = await transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+    except _ATTEMPT_ERRORS as exc:
+        return outcome_for_exception(exc, timeout=req.timeout)
+    return outcome_for_response(
+        status=response.status_code,
+        headers=response.headers,
+        content=content,
+        parse=prepared.parse,
+    )
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+async def astream(
+    req: ProviderCall, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[bytes]:
+    """The provider's SSE bytes, unchanged, within req.timeout seconds in total.
+
+    Before the first byte a failure raises ProviderError (the caller can still answer with an
+    error status). After it, the stream is already the caller's response body, so a failure or
+    the deadline ends it with an SSE error event and `data: [DONE]`. No retries: a stream cannot
+    be replayed once any of it has been passed on.
+    """
+    started = time.monotonic()
+    deadline = started + req.timeout
+    prepared, problem = _prepare(req=req, stream=True)
+    if prepared is None:
+        raise ProviderError(
+            _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
+        )
+    client = (
+        httpx.AsyncClient(transport=transport)
+        if transport is not None
+        else pool.async_client(base_url=req.base_url)
+    )
+    response: httpx.Response | None = None
+    try:
+        failure = None
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                request = client.build_request(
+                    "POST",
+                    prepared.url,
+                    headers=prepared.headers,
+                    json=prepared.body,
+                    timeout=max(deadline - time.monotonic(), 0.001),
+                )
+                response = await client.send(request, stream=True)
+                if not response.is_success:
+                    await response.aread()
+        except _ATTEMPT_ERRORS as exc:
+            failure = outcome_for_exception(exc, timeout=req.timeout)
+        assert failure is not None or response is not None  # noqa: S101 - narrows the type
+        if failure is None and response is not None and not response.is_success:
+            failure = outcome_for_response(
+                status=response.status_code,
+                headers=response.headers,
+                content=response.content,
+                parse=prepared.parse,
+            )
+        # Raised outside the except block on purpose: a chained httpx exception would carry the
+        # request, and with it the Authorization header.
+        if failure is not None:
+            raise ProviderError(
+                _finish(
+                    req=req, outcome=failure, attempts=1, started=started, secret=prepared.secret
+                )
+            )
+
+        assert response is not None  # noqa: S101 - no failure means a response
+        chunks = response.aiter_bytes()
+        tail = b""
+        while True:
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except _ATTEMPT_ERRORS as exc:
+                failure = outcome_for_exception(exc, timeout=req.timeout)
+                break
+            if chunk:
+                tail = (tail + chunk)[-4:]
+                yield chunk
+        result = _finish(
+            req=req, outcome=failure, attempts=1, started=started, secret=prepared.secret
+        )
+        if not tail:
+            raise ProviderError(result)
+        # End a half-sent event first, so the error is an event of its own.
+        ended = tail.endswith((b"\n\n", b"\r\r", b"\r\n\r\n"))
+        error = {"error": {"message": result.error, "type": result.error_kind.value}}
+        yield (b"" if ended else b"\n\n") + b"data: " + json.dumps(error).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+    finally:
+        if response is not None:
+            await response.aclose()
+        if transport is not None:
+            await client.aclose()
