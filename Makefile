@@ -26,7 +26,7 @@ install: $(VENV)/.base-installed
 install-dev: $(VENV)/.dev-installed
 
 run: install
-	DEBUG=$${DEBUG:-true} SIMULATOR_ENABLED=$${SIMULATOR_ENABLED:-true} ROLLOUT_PORT=$(PORT) $(BIN)/python manage.py demo
+	DEBUG=$${DEBUG:-true} SIMULATOR_ENABLED=$${SIMULATOR_ENABLED:-true} PROVIDER_ALLOWED_HOSTS=$${PROVIDER_ALLOWED_HOSTS:-127.0.0.1} ROLLOUT_PORT=$(PORT) $(BIN)/python manage.py demo
 
 test: install-dev lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -79,6 +79,9 @@ def main() -> int:
         "completion_tokens",
         "started",
         "created",
+        # Columns without a database default (the API writes them too, so the COPY must).
+        "scrubbed",
+        "body_digest",
     ]
     with psycopg.connect(url) as conn:
         feature_id, config_id = conn.execute(
@@ -112,6 +115,8 @@ def main() -> int:
                     "int4",
                     "timestamptz",
                     "timestamptz",
+                    "bool",
+                    "varchar",
                 ]
             )
             for n in range(N):
@@ -136,6 +141,8 @@ def main() -> int:
                         r["completion_tokens"],
                         now,
                         now,
+                        False,
+                        "",
                     ]
                 )
         conn.commit()

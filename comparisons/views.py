@@ -92,6 +92,10 @@ def _panel(request: HtmxHttpRequest, *, revealed: dict | None = None) -> HttpRes
 @login_required
 @vary_on_headers("HX-Request")
 def review_queue(request: HtmxHttpRequest) -> HttpResponse:
+    # The one documented exception to "no GET changes the database": showing a pair reserves
+    # it for this reviewer (a courtesy lock that expires on its own), so two reviewers are not
+    # shown the same pair at once. Losing a reservation costs nothing; a POST per page view
+    # would cost a round trip before the first pair. Tested in tests/test_get_writes_nothing.py.
     require_role(request.user, Role.REVIEWER)
     revealed = None
     saved = request.GET.get("saved")

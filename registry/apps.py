@@ -11,3 +11,7 @@ class RegistryConfig(AppConfig):
     name = "registry"
     label = "rollouts"
     verbose_name = "Registry, rollouts and audit"
+
+    def ready(self) -> None:
+        # Role, group and permission changes are audited from every code path (see the module).
+        from registry import role_audit  # noqa: F401

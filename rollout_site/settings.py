@@ -5,10 +5,15 @@ var/ and Celery over kombu's filesystem transport under var/broker/. Production 
 DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis or RabbitMQ.
 """
 
+import hashlib
+import hmac
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_secret, env_str
@@ -28,6 +33,30 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 (DEBUG only)
 
+# The key of the audit trail's HMAC chain and checkpoints. It lives only in the environment (or a
+# key file), never in the database: whoever can write the tables but lacks the key cannot forge
+# an event or a checkpoint that `audit_verify` accepts. Separate from SECRET_KEY so either can be
+# rotated or handed to a verifier alone.
+AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY")
+if not AUDIT_HMAC_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEY is not set. Set AUDIT_HMAC_KEY (or AUDIT_HMAC_KEY_FILE) to a long "
+            "random string kept outside the database, e.g. the output of: python3 -c 'import "
+            "secrets; print(secrets.token_urlsafe(50))'; every process (web, worker, beat, "
+            "manage.py) needs the same one. For local development only, set DEBUG=true instead."
+        )
+    # DEBUG only: derived from SECRET_KEY, so a laptop needs nothing more and keeps one chain.
+    AUDIT_HMAC_KEY = hmac.new(
+        SECRET_KEY.encode(), b"rollout-desk audit chain", hashlib.sha256
+    ).hexdigest()
+elif len(AUDIT_HMAC_KEY) < 32:
+    raise ImproperlyConfigured(
+        f"AUDIT_HMAC_KEY is {len(AUDIT_HMAC_KEY)} characters long; use at least 32 random ones."
+    )
+elif AUDIT_HMAC_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY must differ from SECRET_KEY; generate a new one.")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -39,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "template_partials",
     "registry",
     "rollouts",
@@ -48,6 +78,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so its process_exception sees a view's database fault first: 503 with Retry-After.
+    "rollout_site.errors.DatabaseFaultMiddleware",
 ]
 
 ROOT_URLCONF = "rollout_site.urls"
@@ -105,6 +138,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database that drops packets instead of refusing them must not hold the gateway's
+    # recorder or a routing check for the kernel's two-minute connect timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,11 +186,65 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000,
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy on every page (django-csp): scripts only from static/ (or an inline
+# one carrying {{ request.csp_nonce }}), nothing from another origin, no plugins, no framing.
+# Styles allow inline: plotly.js writes its chart styles at run time; style injection cannot
+# run code, so this is the one relaxation.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 X_FRAME_OPTIONS = "DENY"
 # Preloading HSTS is a commitment to browser vendors' lists; it stays the operator's opt-in.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+# --- Provider egress (registry/egress.py) ----------------------------------------------------
+# Providers must be on the public internet: loopback, link-local (cloud metadata), private and
+# unique-local addresses are refused at save time and before every call, except these host
+# names, addresses or CIDR networks (e.g. "127.0.0.1" for the demo's built-in simulator, or
+# "10.0.0.0/8" for a self-hosted model server).
+PROVIDER_ALLOWED_HOSTS = env_list("PROVIDER_ALLOWED_HOSTS", [])
+# A provider's key variable must end in _API_KEY or _API_TOKEN, or be named here; the product's
+# own settings (SECRET_KEY, DATABASE_URL, *_FILE, ...) are refused whatever this says.
+PROVIDER_KEY_ENV_ALLOWLIST = env_list("PROVIDER_KEY_ENV_ALLOWLIST", [])
+
+
 # --- Celery ---------------------------------------------------------------------------------
+def _beat_schedule_filename(configured: str, *, default: Path) -> str:
+    """Where `celery beat` keeps its schedule state (when each entry last ran).
+
+    Beat creates the file but not its folder, so on a fresh deployment without var/ (PostgreSQL
+    and Redis need nothing else there) it died at start-up. The folder is made here; where it
+    cannot be (a read-only image), beat runs from a temporary folder with a warning: losing that
+    state only restarts each entry's interval, which the sweep and the purge both allow.
+    """
+    path = Path(configured) if configured else default
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / "rollout-desk" / path.name
+        fallback.parent.mkdir(parents=True, exist_ok=True)
+        warnings.warn(
+            f"The folder of the celery beat schedule {str(path)!r} cannot be created "
+            f"({exc.strerror}); using {str(fallback)!r}. Set CELERY_BEAT_SCHEDULE_FILENAME to a "
+            "writable path to keep it.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        path = fallback
+    return str(path)
+
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
@@ -176,10 +268,17 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
 # Default is early ack; tasks whose claim makes redelivery harmless opt in to acks_late.
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = _beat_schedule_filename(
+    env_str("CELERY_BEAT_SCHEDULE_FILENAME"), default=VAR_DIR / "celerybeat-schedule"
+)
 CELERY_BEAT_SCHEDULE = {
     "sweep-shadow-jobs": {"task": "comparisons.tasks.sweep_shadow_jobs", "schedule": 30.0},
     "purge-request-logs": {"task": "comparisons.tasks.purge_expired", "schedule": 3600.0},
+    # The audit head (count, last hash) to the log and the append-only checkpoint table.
+    "audit-checkpoint": {
+        "task": "registry.tasks.audit_checkpoint",
+        "schedule": float(env_int("AUDIT_CHECKPOINT_SECONDS", 600, minimum=10)),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -205,7 +304,31 @@ ROLLOUT_PORT = env_int("ROLLOUT_PORT", 8000, minimum=1)
 ROUTING_REFRESH_SECONDS = env_int("ROUTING_REFRESH_MS", 250, minimum=0) / 1000
 # A queued shadow job older than this is nudged again by the sweep (its message may be lost).
 SHADOW_REDISPATCH_SECONDS = env_int("SHADOW_REDISPATCH_SECONDS", 120, minimum=1)
+# A worker's claim on a shadow job lasts this long and is renewed every third of it while the
+# provider call runs; a job whose worker died is re-queued by the 30 s sweep once it lapses
+# (so within SHADOW_LEASE_SECONDS + 30 s; 90 s by default).
+SHADOW_LEASE_SECONDS = env_int("SHADOW_LEASE_SECONDS", 60, minimum=1)
 # Request logs older than this are purged (pairs, which may carry labels, are kept).
 REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
+
+
+def _phone_regions(raw: list[str]) -> list[str]:
+    regions = [region.upper() for region in raw]
+    if regions != ["US"]:  # the default needs no check, nor the library loaded for it
+        import phonenumbers
+
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ImproperlyConfigured(
+                f"REDACT_PHONE_REGION names {', '.join(unknown)}, which is not a region code; "
+                "use ISO 3166 codes such as US, GB, DE, FR, IN or JP, separated by commas."
+            )
+    return regions
+
+
+# Phone numbers written without "+country code" are redacted when they are valid in the national
+# format of one of these regions (each extra region adds its cost per number-like sequence);
+# "+" numbers are redacted whatever the region (traffic/redaction.py).
+REDACT_PHONE_REGION = _phone_regions(env_list("REDACT_PHONE_REGION", ["US"]))
 # The API refuses bodies over 5 MB with a 413 itself; Django's own cap sits just above it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024

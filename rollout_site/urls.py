@@ -15,3 +15,10 @@ urlpatterns = [
     path("", include("comparisons.urls")),
     path("", include("rollouts.urls")),
 ]
+
+# JSON under /api/ (never an HTML page there), Django's pages elsewhere; a database fault is a
+# 503 with Retry-After (rollout_site/errors.py).
+handler400 = "rollout_site.errors.bad_request"
+handler403 = "rollout_site.errors.permission_denied"
+handler404 = "rollout_site.errors.page_not_found"
+handler500 = "rollout_site.errors.server_error"

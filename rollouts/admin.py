@@ -6,9 +6,20 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from registry.errors import DomainError
-from registry.models import ApiToken, AuditEvent, Feature, ModelConfig, ModelVersion, Provider
+from registry.models import (
+    ApiToken,
+    AuditEvent,
+    DeadLetter,
+    Feature,
+    ModelConfig,
+    ModelVersion,
+    Provider,
+)
+from registry.role_audit import acting_as
 from registry.roles import Role, has_role
 from registry.services import registry
 from rollouts.admin_site import admin_site
@@ -34,15 +45,32 @@ class AdminRoleMixin:
         return has_role(request.user, Role.ADMIN)
 
 
+class AuditActorMixin:
+    """Role changes are audited by registry.role_audit's receivers, whatever path makes them;
+    the admin only says who acted, around every view that can save or delete."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        with acting_as(request.user):
+            return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+
+    def changelist_view(self, request, *args, **kwargs):
+        with acting_as(request.user):  # bulk actions, e.g. "delete selected groups"
+            return super().changelist_view(request, *args, **kwargs)  # type: ignore[misc]
+
+    def delete_view(self, request, *args, **kwargs):
+        with acting_as(request.user):
+            return super().delete_view(request, *args, **kwargs)  # type: ignore[misc]
+
+
 @admin.register(User, site=admin_site)
-class RoleUserAdmin(AdminRoleMixin, UserAdmin):
+class RoleUserAdmin(AuditActorMixin, AdminRoleMixin, UserAdmin):
     # Users stay (audit events point at them); deactivate instead of deleting.
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(Group, site=admin_site)
-class RoleGroupAdmin(AdminRoleMixin, GroupAdmin):
+class RoleGroupAdmin(AuditActorMixin, AdminRoleMixin, GroupAdmin):
     pass
 
 
@@ -175,10 +203,32 @@ class AuditEventAdmin(AdminRoleMixin, admin.ModelAdmin):
         return False
 
 
+@admin.register(DeadLetter, site=admin_site)
+class DeadLetterAdmin(AdminRoleMixin, admin.ModelAdmin):
+    """Rows a batch write could not store, kept for an operator to read (never edited here:
+    they are the evidence of what was lost)."""
+
+    list_display = ["id", "created", "source", "request_id", "error"]
+    list_filter = ["source"]
+    search_fields = ["request_id", "error"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ApiTokenForm(forms.ModelForm):
     class Meta:
         model = ApiToken
         fields = ["name", "features"]
+
+
+_NEW_TOKEN = "_rollout_new_api_token"  # noqa: S105 - an attribute name, not a secret
 
 
 @admin.register(ApiToken, site=admin_site)
@@ -199,11 +249,30 @@ class ApiTokenAdmin(RoleAdmin):
             actor=request.user,
         )
         obj.pk = token.pk
-        self.message_user(
+        # Kept on this request only, for response_add: never in `messages`, whose default
+        # storage is a cookie (it would sit in the browser and in every proxy log).
+        setattr(request, _NEW_TOKEN, plaintext)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The token page itself, in the answer to the creating POST (no redirect), so the
+        plaintext exists in exactly one response and is never stored or cached."""
+        plaintext = getattr(request, _NEW_TOKEN, None)
+        if plaintext is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(
             request,
-            f"Token for '{token.name}': {plaintext} — copy it now, it is not shown again.",
-            messages.WARNING,
+            "admin/rollouts/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"API token for {obj.name}",
+                "token": obj,
+                "plaintext": plaintext,
+                "opts": self.model._meta,
+                "features": list(obj.features.order_by("key").values_list("key", flat=True)),
+            },
         )
+        add_never_cache_headers(response)
+        return response
 
     def save_related(self, request, form, formsets, change):
         pass  # token_create set the features already

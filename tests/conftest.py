@@ -13,9 +13,12 @@ from registry.roles import Role
 from registry.services import registry
 from registry.services.audit import db_now
 from rollouts.services import rollouts
+from tests.flush import allow_test_flush
 
 
 def pytest_configure(config):
+    # Transactional tests' TRUNCATE flush passes the audit's TRUNCATE triggers (tests/flush.py).
+    allow_test_flush()
     # Pages render without a collectstatic run: plain storage instead of the hashed manifest.
     override_settings(
         STORAGES={
@@ -43,6 +46,18 @@ def _make_user(username: str, role: Role | None) -> User:
         user.is_staff = True
         user.save()
     return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing():
+    """The routing table is a process-wide cache invalidated on commit; test transactions never
+    commit, so drop it around every test (a table left over from a rolled-back test would route
+    to rows that no longer exist)."""
+    from traffic.routing import invalidate_local
+
+    invalidate_local()
+    yield
+    invalidate_local()
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """Ingest: the application reports production calls it made itself. A 2xx means stored."""
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import fastjsonschema
 from django.db import IntegrityError, connection, transaction
@@ -12,13 +15,19 @@ from psycopg.types.json import Jsonb
 from registry.models import ModelConfig, RequestLog, Rollout, ServingShare
 from registry.services.audit import db_now
 from registry.timeparse import BadInstant, parse_instant
-from traffic.assignment import CANDIDATE
+from traffic.assignment import CANDIDATE, ConfigView, Route
+from traffic.insertable import make_insertable
 from traffic.outbox import plan_shadow_jobs
+from traffic.providers import ErrorKind
+from traffic.requestids import PATTERN as REQUEST_ID_PATTERN
+from traffic.requestids import RULE as REQUEST_ID_RULE
+from traffic.requestids import body_digest, request_id_valid
+from traffic.requestlog import APP_ERROR, LoggedCall, request_log_build
 from traffic.routing import RoutingTable, TokenView
 
 MAX_BATCH = 500
 _TEXT = {"type": "string", "maxLength": 200_000}
-MESSAGE = {
+MESSAGE: dict[str, Any] = {
     "type": "object",
     "required": ["role", "content"],
     "properties": {
@@ -27,13 +36,50 @@ MESSAGE = {
         "name": {"type": "string", "maxLength": 200},
     },
 }
-RECORD = {
+_NUMBER = {"type": "number"}
+# The pass-through parameters the application sent with the call, by name (the gateway forwards
+# the same ones: traffic/passthrough.py REPLAYED); the shadow run replays them on the other
+# config. Shapes only, not every provider's limits: the provider accepted them once already.
+PARAM_SHAPES: dict[str, dict[str, Any]] = {
+    "tools": {"type": "array", "maxItems": 128, "items": {"type": "object"}},
+    "tool_choice": {"type": ["string", "object"]},
+    "stop": {
+        "type": ["string", "array"],
+        "maxItems": 16,
+        "items": {"type": "string", "maxLength": 1000},
+        "maxLength": 1000,
+    },
+    "n": {"type": "integer", "minimum": 1, "maximum": 128},
+    "seed": {"type": "integer"},
+    "top_p": _NUMBER,
+    "presence_penalty": _NUMBER,
+    "frequency_penalty": _NUMBER,
+    "logit_bias": {"type": "object", "additionalProperties": _NUMBER},
+    "parallel_tool_calls": {"type": "boolean"},
+    # Used where the other config leaves the format open; a config that pins one wins.
+    "response_format": {"type": "object"},
+}
+PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": PARAM_SHAPES,
+}
+# How the call failed, in the gateway's vocabulary; an `error` without it is an "app_error".
+# It decides whether a failed call is shadowed, by the gateway's rule (traffic/requestlog.py).
+ERROR_KINDS = sorted({kind.value for kind in ErrorKind if kind.value} | {APP_ERROR})
+RECORD: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["feature", "request_id", "messages"],
     "properties": {
         "feature": {"type": "string", "minLength": 1, "maxLength": 64},
-        "request_id": {"type": "string", "minLength": 1, "maxLength": 100},
+        # The gateway's X-Request-Id rule (traffic/requestids.py).
+        "request_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "pattern": REQUEST_ID_PATTERN,
+        },
         "unit": {"type": "string", "maxLength": 200},
         "messages": {"type": "array", "minItems": 1, "maxItems": 500, "items": MESSAGE},
         "variables": {
@@ -46,13 +92,15 @@ RECORD = {
         "model_version": {"type": "string", "maxLength": 200},
         "latency_ms": {"type": "number", "minimum": 0, "maximum": 86_400_000},
         "error": {"type": "string", "maxLength": 5000},
+        "error_kind": {"enum": ERROR_KINDS},
+        "params": PARAMS,
         "finish_reason": {"type": "string", "maxLength": 32},
         "prompt_tokens": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
         "completion_tokens": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
         "started_at": {"type": "string", "maxLength": 40},
     },
 }
-BATCH = {
+BATCH: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["records"],
@@ -71,32 +119,62 @@ _record_validator = Draft202012Validator(RECORD, format_checker=Draft202012Valid
 _batch_validator = Draft202012Validator(BATCH, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+Problem = dict[str, str]  # {"field": ..., "message": ...}
+Validate = Callable[[Any], Any]
+
+
 class IngestError(ValueError):
-    def __init__(self, status: int, errors: list[dict]):
+    """A refused ingest: the API answers `{code, message, field, errors}` (every problem found,
+    the first one also as `message` and `field`)."""
+
+    def __init__(self, status: int, errors: list[Problem], *, code: str | None = None):
         super().__init__(errors[0]["message"] if errors else "invalid")
         self.status = status
         self.errors = errors
+        self.code = code  # None: the status's own code
+
+    @property
+    def field(self) -> str | None:
+        return self.errors[0]["field"] if self.errors else None
 
 
-def _path(parts) -> str:
+def _path(parts: Iterable[str | int]) -> str:
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(body)"
 
 
-def schema_errors(validator: Draft202012Validator, body, fast=None) -> list[dict]:
+def _problems(error: Any) -> list[Problem]:
+    """One jsonschema error as problems; an unknown name in `params` is named as its own
+    field, with the names that are accepted."""
+    path = list(error.path)
+    if error.validator == "additionalProperties" and path[-1:] == ["params"]:
+        unknown = sorted(set(error.instance) - set(PARAM_SHAPES))
+        accepted = ", ".join(sorted(PARAM_SHAPES))
+        return [
+            {
+                "field": _path([*path, name]),
+                "message": f"'{name}' is not a pass-through parameter; params accepts {accepted}.",
+            }
+            for name in unknown
+        ]
+    return [{"field": _path(path), "message": error.message[:300]}]
+
+
+def schema_errors(
+    validator: Draft202012Validator, body: Any, fast: Validate | None = None
+) -> list[Problem]:
+    first: Problem | None = None
     if fast is not None:
         try:
             fast(body)
             return []
         except fastjsonschema.JsonSchemaException as exc:
             first = {"field": "(body)", "message": str(exc)[:300]}
-    else:
-        first = None
-    errors = []
+    errors: list[Problem] = []
     for error in sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.path)))[:20]:
-        errors.append({"field": _path(error.path), "message": error.message[:300]})
+        errors.extend(_problems(error))
     return errors or ([first] if first else [])
 
 
@@ -107,7 +185,7 @@ class Outcome:
     id: int
     duplicate: bool
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, str | int]:
         return {
             "feature": self.feature,
             "request_id": self.request_id,
@@ -124,13 +202,17 @@ def _canonical(code: str | None) -> str | None:
     return str(uuid.UUID(code)) if code else None
 
 
-def _code_known(code: str, known, older) -> bool:
+# code -> (config id, features it has served, its model id)
+OlderConfigs = dict[str, tuple[int, set[int], str]]
+
+
+def _code_known(code: str, known: list[ConfigView], older: object) -> bool:
     return older is not None or any(c.code == code for c in known)
 
 
-def _older_configs(codes: set[str]) -> dict[str, tuple[int, set[int], str]]:
+def _older_configs(codes: set[str]) -> OlderConfigs:
     """code -> (config id, features it has served, its model id), for configs named by records."""
-    found: dict[str, tuple[int, set[int], str]] = {}
+    found: OlderConfigs = {}
     configs = ModelConfig.objects.filter(code__in=codes).select_related("model_version")
     for config in configs:
         features = set(
@@ -140,12 +222,23 @@ def _older_configs(codes: set[str]) -> dict[str, tuple[int, set[int], str]]:
     return found
 
 
-def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | None, configs):
-    """Check one record against the registry: feature, token scope, the config that served.
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    route: Route
+    variant: str
+    config_id: int
+    current: bool  # the route's baseline or candidate (False: an older config of the feature)
+    started: datetime | None
 
-    Returns (route, variant, served config view or None for an older config, shadow config
-    view or None, start time or None).
-    """
+
+def _resolve(
+    record: dict[str, Any],
+    index: str,
+    table: RoutingTable,
+    token: TokenView | None,
+    configs: OlderConfigs,
+) -> _Resolved:
+    """Check one record against the registry: feature, token scope, the config that served."""
     route = table.routes.get(record["feature"])
     if route is None:
         raise _fail(404, f"{index}feature", f"No feature with key '{record['feature']}'.")
@@ -153,16 +246,20 @@ def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | N
         raise _fail(
             403, f"{index}feature", f"This token is not scoped to feature '{route.feature_key}'."
         )
-    variant, served = route.choose(record.get("unit", ""))
+    variant, chosen = route.choose(record.get("unit", ""))
+    served: ConfigView | None = chosen
+    config_id = chosen.id
     code, model = _canonical(record.get("config")), record.get("model_version")
     if code or model:
         known = [c for c in (route.baseline, route.candidate) if c is not None]
         match = [c for c in known if code in (None, c.code) and model in (None, c.model_id)]
-        older = configs.get(code)
+        older = configs.get(code) if code else None
         if match:
             served = match[0]
+            config_id = served.id
         elif older is not None and route.feature_id in older[1] and model in (None, older[2]):
             served = None  # an older config of this feature (a stale client): never shadowed
+            config_id = older[0]
         else:
             # Blame the model version when the config itself is fine (or absent).
             blame_model = model and (not code or _code_known(code, known, older))
@@ -180,11 +277,16 @@ def _resolve(record: dict, index: str, table: RoutingTable, token: TokenView | N
             started = parse_instant(record["started_at"], field=f"{index}started_at")
         except BadInstant as exc:
             raise _fail(400, f"{index}started_at", str(exc)) from None
-    shadow = route.other(variant) if served is not None else None
-    return route, variant, served, shadow, started
+    return _Resolved(route, variant, config_id, served is not None, started)
 
 
-def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcome]:
+def _error_kind(record: dict[str, Any]) -> str:
+    if "error_kind" in record:
+        return str(record["error_kind"])
+    return APP_ERROR if record.get("error") else ""
+
+
+def ingest(body: Any, *, table: RoutingTable, token: TokenView | None) -> list[Outcome]:
     """Validate every record first, then store all of them in one transaction (or none)."""
     batch = isinstance(body, dict) and "records" in body
     errors = (
@@ -194,50 +296,62 @@ def ingest(body, *, table: RoutingTable, token: TokenView | None) -> list[Outcom
     )
     if errors:
         raise IngestError(400, errors)
-    records = body["records"] if batch else [body]
-    configs = _older_configs({_canonical(r["config"]) for r in records if "config" in r})
+    records: list[dict[str, Any]] = body["records"] if batch else [body]
+    codes = {_canonical(r.get("config")) for r in records}
+    configs = _older_configs({code for code in codes if code})
     now = db_now()
     rows: list[RequestLog] = []
     feature_keys: dict[int, str] = {}
     seen: dict[tuple[int, str], int] = {}
     for n, record in enumerate(records):
         index = f"records[{n}]." if batch else ""
-        route, variant, served, shadow, started = _resolve(record, index, table, token, configs)
-        redact = route.redactor
-        feature_keys[route.feature_id] = route.feature_key
-        config_id = served.id if served is not None else configs[_canonical(record["config"])][0]
-        row = RequestLog(
-            feature_id=route.feature_id,
-            request_id=record["request_id"],
-            unit_key=record.get("unit", ""),
-            source=RequestLog.Source.INGEST,
-            config_id=config_id,
-            variant=variant,
-            rollout_id=route.rollout_id if served is not None else None,
-            messages=redact.messages(record["messages"]),
-            variables=record.get("variables", {}),
-            output=redact.text(record.get("output", "")),
-            finish_reason=record.get("finish_reason", ""),
-            error=redact.text(record.get("error", "")),
-            error_kind="app_error" if record.get("error") else "",
-            latency_ms=record.get("latency_ms"),
-            prompt_tokens=record.get("prompt_tokens"),
-            completion_tokens=record.get("completion_tokens"),
-            started=started or now,
+        resolved = _resolve(record, index, table, token, configs)
+        feature_keys[resolved.route.feature_id] = resolved.route.feature_key
+        row = request_log_build(
+            call=LoggedCall(
+                route=resolved.route,
+                source=RequestLog.Source.INGEST,
+                variant=resolved.variant,
+                config_id=resolved.config_id,
+                current=resolved.current,
+                request_id=record["request_id"],
+                unit_key=record.get("unit", ""),
+                messages=record["messages"],
+                variables=record.get("variables", {}),
+                params=record.get("params", {}),
+                output=record.get("output", ""),
+                finish_reason=record.get("finish_reason", ""),
+                tool_calls=[],
+                error_kind=_error_kind(record),
+                error=record.get("error", ""),
+                latency_ms=record.get("latency_ms"),
+                prompt_tokens=record.get("prompt_tokens"),
+                completion_tokens=record.get("completion_tokens"),
+                started=resolved.started or now,
+            )
         )
-        row.shadow_config_id = shadow.id if shadow is not None else None
-        seen.setdefault((route.feature_id, row.request_id), n)
+        row.body_digest = _idempotency_digest(record, index)
+        seen.setdefault((resolved.route.feature_id, row.request_id), n)
         rows.append(row)
-    return _store(rows, seen, feature_keys, now=now)
+    return _store(rows, seen, feature_keys, now=now, batch=batch)
 
 
-def _insert(rows: list[RequestLog], *, now) -> None:
+def _copy_value(row: RequestLog, field: Any) -> Any:
+    value = getattr(row, field.attname)
+    # SQL NULL for a nullable JSON column left empty (raw input of an unshadowed call), not the
+    # JSON value null, so `IS NULL` finds it.
+    if isinstance(field, JSONField) and value is not None:
+        return Jsonb(value)
+    return value
+
+
+def _insert(rows: list[RequestLog], *, now: datetime) -> None:
     """Insert rows and set their ids. On PostgreSQL with COPY: ingest batches are its hot path,
     and COPY is several times faster than a multi-row INSERT built by the ORM."""
     if connection.vendor != "postgresql" or len(rows) < 20:
         RequestLog.objects.bulk_create(rows)
         return
-    fields = [f for f in RequestLog._meta.concrete_fields]
+    fields = list(RequestLog._meta.concrete_fields)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('rollouts_requestlog', 'id')) "
@@ -247,30 +361,40 @@ def _insert(rows: list[RequestLog], *, now) -> None:
         for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
             row.pk = pk
             row.created = now
-        columns = ", ".join(f.column for f in fields)
-        with cursor.cursor.copy(f"COPY rollouts_requestlog ({columns}) FROM STDIN") as copy:
+        columns = ", ".join(str(f.column) for f in fields)
+        raw = cursor.cursor  # psycopg's own cursor, for COPY
+        with raw.copy(f"COPY rollouts_requestlog ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(
-                    [
-                        Jsonb(getattr(row, f.attname))
-                        if isinstance(f, JSONField)
-                        else getattr(row, f.attname)
-                        for f in fields
-                    ]
-                )
+                copy.write_row([_copy_value(row, f) for f in fields])
 
 
-def _store(rows: list[RequestLog], first: dict, feature_keys: dict, *, now) -> list[Outcome]:
+def _store(
+    rows: list[RequestLog],
+    first: dict[tuple[int, str], int],
+    feature_keys: dict[int, str],
+    *,
+    now: datetime,
+    batch: bool = False,
+) -> list[Outcome]:
+    """Store the rows not stored before, in one transaction. A request id seen again with the
+    same record is a duplicate (the stored id is answered); with a different record it is a 409
+    and nothing is stored."""
+    fresh: list[RequestLog] = []
+    stored: dict[tuple[int, str], int] = {}
     for _attempt in range(2):
         try:
             with transaction.atomic():
-                existing = _existing(rows)
+                found = _existing(rows)
+                _refuse_reuse(rows, first, found, batch=batch)
+                existing = {key: pk for key, (pk, _digest) in found.items()}
                 fresh = [
                     r
                     for n, r in enumerate(rows)
                     if (r.feature_id, r.request_id) not in existing
                     and first[(r.feature_id, r.request_id)] == n
                 ]
+                for row in fresh:
+                    make_insertable(row)  # the schema bounds most columns; this bounds the rest
                 _insert(fresh, now=now)
                 plan_shadow_jobs(fresh, today=now.date())
                 stored = {(r.feature_id, r.request_id): r.pk for r in fresh} | existing
@@ -294,14 +418,54 @@ def _store(rows: list[RequestLog], first: dict, feature_keys: dict, *, now) -> l
     ]
 
 
-def _existing(rows: list[RequestLog]) -> dict[tuple[int, str], int]:
-    found: dict[tuple[int, str], int] = {}
+def _existing(rows: list[RequestLog]) -> dict[tuple[int, str], tuple[int, str]]:
+    """(feature id, request id) -> (pk, body digest) of the rows already stored."""
+    found: dict[tuple[int, str], tuple[int, str]] = {}
     by_feature: dict[int, set[str]] = {}
     for r in rows:
         by_feature.setdefault(r.feature_id, set()).add(r.request_id)
     for feature_id, ids in by_feature.items():
-        for pk, request_id in RequestLog.objects.filter(
+        for pk, request_id, digest in RequestLog.objects.filter(
             feature_id=feature_id, request_id__in=ids
-        ).values_list("pk", "request_id"):
-            found[(feature_id, request_id)] = pk
+        ).values_list("pk", "request_id", "body_digest"):
+            found[(feature_id, request_id)] = (pk, digest)
     return found
+
+
+def _idempotency_digest(record: dict[str, Any], index: str) -> str:
+    """The digest that tells a retried record from a reused request id; refuses an id the
+    schema's pattern lets through (Python's `$` also matches before a final newline)."""
+    if not request_id_valid(record["request_id"]):
+        raise _fail(400, f"{index}request_id", f"'request_id' must be {REQUEST_ID_RULE}.")
+    return body_digest(record)
+
+
+def _refuse_reuse(
+    rows: list[RequestLog],
+    first: dict[tuple[int, str], int],
+    found: dict[tuple[int, str], tuple[int, str]],
+    *,
+    batch: bool,
+) -> None:
+    """409 for a request id sent again with a different record, earlier in this batch or
+    stored before. Rows stored before digests were kept (digest "") count as the same."""
+    for n, row in enumerate(rows):
+        key = (row.feature_id, row.request_id)
+        field = f"records[{n}].request_id" if batch else "request_id"
+        earlier = first[key]
+        if earlier != n and rows[earlier].body_digest != row.body_digest:
+            raise _fail(
+                409,
+                field,
+                f"request_id '{row.request_id}' appears twice in this batch with different "
+                f"records (records[{earlier}] and records[{n}]); each call needs its own id.",
+            )
+        stored = found.get(key)
+        if stored is not None and stored[1] and stored[1] != row.body_digest:
+            raise _fail(
+                409,
+                field,
+                f"request_id '{row.request_id}' was already stored (id {stored[0]}) with a "
+                "different record; a new call needs a new request_id, a retry must send the "
+                "same record.",
+            )

@@ -21,7 +21,11 @@ SAMPLE_SEED = 0x5AD0
 
 def plan_shadow_jobs(logs: list[RequestLog], *, today: date) -> list[ShadowJob]:
     """Create the shadow jobs for freshly stored logs, honouring each rollout's sample rate and
-    daily cap, and count what was skipped. Runs inside the logs' transaction."""
+    daily cap, and count what was skipped. Runs inside the logs' transaction.
+
+    A log skipped here (sampled out, over the cap) loses its raw input in the same transaction:
+    raw input is kept only for a shadow job that will use it.
+    """
     by_rollout: dict[int, list[tuple[RequestLog, int]]] = {}
     for entry in logs:
         if entry.rollout_id is None or entry.shadow_config_id is None:
@@ -48,6 +52,14 @@ def plan_shadow_jobs(logs: list[RequestLog], *, today: date) -> list[ShadowJob]:
             for entry, config_id in taken
         )
     created = ShadowJob.objects.bulk_create(jobs)
+    planned = {job.request_id for job in created}
+    unplanned = [e for e in logs if e.raw_messages is not None and e.pk not in planned]
+    if unplanned:
+        RequestLog.objects.filter(pk__in=[e.pk for e in unplanned]).update(
+            raw_messages=None, raw_variables=None
+        )
+        for entry in unplanned:
+            entry.raw_messages = entry.raw_variables = None
     ids = [job.pk for job in created if job.pk]
     if ids:
         transaction.on_commit(lambda: nudge(ids))

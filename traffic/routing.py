@@ -4,15 +4,23 @@ Decisions and token checks read this table without a database query. It is rebui
 database's routing generation moves past the table's: at once in the process that made the change
 (on commit), and in every other process within ROUTING_REFRESH_SECONDS, when its next request
 checks the generation (one single-row query at most that often).
+
+When the database cannot be reached, the last table keeps serving (as the LaunchDarkly and Unleash
+SDKs keep serving their last known flags): `routing_age()` says how long ago it was last confirmed,
+the outage is logged once when it starts and once when it ends, and only a process that never
+loaded a table fails (the caller answers 503).
 """
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 
+from registry.dbfaults import DB_FAULTS, describe
 from registry.models import ApiToken, Feature, ModelConfig, Rollout, RoutingState
 from registry.routing_state import invalidate_local, local_epoch, routing_changed
 from traffic.assignment import ConfigView, ProviderView, Route, seed_for
@@ -35,9 +43,15 @@ class RoutingTable:
     tokens: dict[str, TokenView]
 
 
+log = logging.getLogger("traffic.routing")
+
 _lock = threading.Lock()
 _table: RoutingTable | None = None
 _checked_at = 0.0
+# When the table was last known to match the database (monotonic clock), and when the current
+# outage began (None while the database answers).
+_confirmed_at = 0.0
+_outage_since: float | None = None
 
 
 def config_view(config: ModelConfig) -> ConfigView:
@@ -120,21 +134,79 @@ def fresh_table() -> RoutingTable | None:
 
 
 def current_table() -> RoutingTable:
-    """The table, checking the database generation if the last check is too old."""
-    global _table, _checked_at
+    """The table, checking the database generation if the last check is too old.
+
+    If the database cannot be reached, the last table is returned (see `routing_age()`); the
+    connectivity error propagates only when there is no table yet.
+    """
+    global _table, _checked_at, _confirmed_at
     table = fresh_table()
     if table is not None:
         return table
-    with _lock:
-        # The row comes with a migration; a flushed database (tests) simply starts at 0.
-        generation = (
-            RoutingState.objects.filter(pk=1).values_list("generation", flat=True).first() or 0
-        )
-        epoch = local_epoch()
-        if _table is None or _table.generation != generation or _table.epoch != epoch:
-            _table = _load(generation, epoch)
-        _checked_at = time.monotonic()
+    # During an outage a check may hang on connect; requests that find another thread checking
+    # serve the table they have instead of queueing behind it. Otherwise wait: the process that
+    # committed a change must get the new table at once.
+    last = _table
+    if last is not None and _outage_since is not None:
+        if not _lock.acquire(blocking=False):
+            return last
+    else:
+        _lock.acquire()
+    try:
+        try:
+            # The row comes with a migration; a flushed database (tests) simply starts at 0.
+            generation = (
+                RoutingState.objects.filter(pk=1).values_list("generation", flat=True).first() or 0
+            )
+            epoch = local_epoch()
+            if _table is None or _table.generation != generation or _table.epoch != epoch:
+                _table = _load(generation, epoch)
+        except DB_FAULTS as exc:
+            # A broken connection would fail every later check in this thread; drop it so the
+            # next check reconnects.
+            connection.close_if_unusable_or_obsolete()
+            if _table is None:
+                raise
+            _note_outage(exc)
+            _checked_at = time.monotonic()
+            return _table
+        _checked_at = _confirmed_at = time.monotonic()
+        _note_recovery()
         return _table
+    finally:
+        _lock.release()
+
+
+def routing_age() -> float | None:
+    """Seconds since the table was last confirmed against the database, while the database
+    cannot be reached; None while the table is current."""
+    if _outage_since is None or _table is None:
+        return None
+    return time.monotonic() - _confirmed_at
+
+
+def _note_outage(exc: BaseException) -> None:
+    global _outage_since
+    if _outage_since is not None:
+        return  # logged when the outage began, not on every check
+    _outage_since = time.monotonic()
+    log.warning(
+        "database unreachable (%s): serving the routing table last confirmed %.1f s ago "
+        "until it is back",
+        describe(exc),
+        _outage_since - _confirmed_at,
+    )
+
+
+def _note_recovery() -> None:
+    global _outage_since
+    if _outage_since is None:
+        return
+    log.warning(
+        "database reachable again after %.1f s; routing table reloaded",
+        time.monotonic() - _outage_since,
+    )
+    _outage_since = None
 
 
 __all__ = [
@@ -145,5 +217,6 @@ __all__ = [
     "fresh_table",
     # Re-exported: callers think of them as routing operations.
     "invalidate_local",
+    "routing_age",
     "routing_changed",
 ]

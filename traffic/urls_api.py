@@ -1,6 +1,6 @@
 from django.urls import path
 
-from traffic.views import api, openapi
+from traffic.views import api, health, openapi
 
 urlpatterns = [
     path("openapi.json", openapi.schema, name="api_openapi"),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("features/<slug:key>/assignment", api.feature_assignment, name="api_assignment"),
     path("ingest", api.ingest_calls, name="api_ingest"),
     path("feedback", api.feedback, name="api_feedback"),
+    path("health", health.health, name="api_health"),
 ]

@@ -1,4 +1,5 @@
-from .audit import AuditEvent
+from .audit import AuditCheckpoint, AuditEvent
+from .deadletters import DeadLetter
 from .registry import Feature, ModelConfig, ModelVersion, Provider
 from .rollout import Rollout, RoutingState
 from .serving import ServingChange, ServingShare
@@ -8,7 +9,9 @@ from .traffic import Feedback, RequestLog
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEvent",
+    "DeadLetter",
     "Feature",
     "Feedback",
     "ModelConfig",

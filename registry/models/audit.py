@@ -39,3 +39,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_repr}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain's head (how many events, and the last one's hash) as verified at one moment, so
+    that cutting events off the end is noticed: `audit_verify` needs at least `event_count`
+    events whose hash at that position is `head_hash`.
+
+    Append-only like the events (triggers refuse UPDATE, DELETE and TRUNCATE on PostgreSQL), and
+    each row carries an HMAC over its content and the previous checkpoint's, made with the key
+    from the environment, so a table owner without the key can neither forge nor edit one.
+    `last_event_id` is deliberately not a foreign key: `TRUNCATE rollouts_auditevent CASCADE`
+    must not be able to reach this table. The same head also goes to the log, which lives
+    outside the database."""
+
+    created = models.DateTimeField()
+    event_count = models.PositiveBigIntegerField()
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+    head_hash = models.CharField(max_length=64)
+    prev_mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.pk}: {self.event_count} events"

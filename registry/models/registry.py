@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from registry import egress
 from registry.pinning import FloatingAliasError, PinningContext, check_pinned
 
 ENV_VAR_NAME = RegexValidator(
@@ -70,6 +71,21 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The egress policy (registry/egress.py): what the gateway and the workers would send,
+        # and where, is checked here and again before every call.
+        errors = {}
+        if self.api_key_env and egress.ENV_NAME.fullmatch(self.api_key_env):
+            problem = egress.key_env_problem(self.api_key_env)
+            if problem:
+                errors["api_key_env"] = problem
+        if self.base_url.startswith(("http://", "https://")):
+            problem = egress.url_problem(self.base_url)
+            if problem:
+                errors["base_url"] = problem
+        if errors:
+            raise ValidationError(errors)
 
 
 class ModelVersion(models.Model):

@@ -25,6 +25,9 @@ class ShadowJob(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # A claim holds until then; the worker's heartbeat pushes it on while the call runs, so a
+    # job whose worker died is re-queued by the sweep soon after (SHADOW_LEASE_SECONDS).
+    lease_until = models.DateTimeField(null=True, blank=True)
     # When the sweep last re-sent its nudge: at most one extra message per job per period.
     renudged = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)

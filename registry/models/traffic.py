@@ -1,7 +1,7 @@
 """Production traffic as the product sees it: request logs and end-user feedback."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 
 from .registry import Feature, ModelConfig
 from .rollout import Rollout
@@ -26,7 +26,29 @@ class RequestLog(models.Model):
     rollout = models.ForeignKey(Rollout, on_delete=models.PROTECT, null=True, related_name="+")
     messages = models.JSONField(help_text="Input messages, redacted")
     # Values for the config's prompt template, so a shadow run can render the other config's.
+    # Redacted like the messages.
     variables = models.JSONField(default=dict, blank=True)
+    # The request's own parameters that no config pins (tools, tool_choice, stop, seed, ...;
+    # traffic/passthrough.py): the shadow run replays them, so both configs answer the same call.
+    # The database default too: a process still running the previous release (a rolling
+    # deploy) or a raw COPY that does not name the column still inserts.
+    params = models.JSONField(default=dict, db_default=Value({}, JSONField()), blank=True)
+    # The unredacted input, kept only while a shadow job may still need it: the candidate must
+    # answer exactly what the baseline answered. Cleared when the log's shadow jobs end (or at
+    # once when none was planned); never shown on a page or in the admin.
+    raw_messages = models.JSONField(null=True, blank=True, editable=False)
+    raw_variables = models.JSONField(null=True, blank=True, editable=False)
+    # The config a shadow run of this call uses, decided when the call was logged (null: the
+    # call is not shadowed; traffic/requestlog.py says which are). Nothing queries by it, and the
+    # gateway's insert path is hot, hence no index.
+    shadow_config = models.ForeignKey(
+        ModelConfig,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     output = models.TextField(blank=True)
     finish_reason = models.CharField(max_length=32, blank=True)
     tool_calls = models.JSONField(default=list, blank=True)
@@ -37,6 +59,12 @@ class RequestLog(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True)
     started = models.DateTimeField()
     created = models.DateTimeField(auto_now_add=True)
+    # Some value was altered to fit its column before the insert (NUL or a lone surrogate
+    # replaced by U+FFFD, text truncated, a number clamped): the row is not verbatim.
+    scrubbed = models.BooleanField(default=False)
+    # SHA-256 of the canonical request (ingest record, gateway body): a reused request id with a
+    # different body is refused (409). "" for ids the gateway generated and for older rows.
+    body_digest = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -51,6 +79,12 @@ class RequestLog(models.Model):
         indexes = [
             # The retention purge: oldest logs first.
             models.Index(fields=["created"], name="rollouts_reqlog_created_idx"),
+            # The raw-input purge: the few logs still holding unredacted input.
+            models.Index(
+                fields=["created"],
+                condition=Q(raw_messages__isnull=False),
+                name="rollouts_reqlog_raw_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -37,12 +37,18 @@ def _audited_save(obj, *, actor, noun: str, reason: str, feature_key: str = ""):
 
 @transaction.atomic
 def provider_save(*, provider: Provider, actor, reason: str = "") -> Provider:
-    return _audited_save(provider, actor=actor, noun="provider", reason=reason)
+    saved = _audited_save(provider, actor=actor, noun="provider", reason=reason)
+    # The routing table carries the provider's URL, style, key variable and timeout: without
+    # this a base URL edit would wait for some unrelated routing change to be seen.
+    routing_changed()
+    return saved
 
 
 @transaction.atomic
 def model_version_save(*, version: ModelVersion, actor, reason: str = "") -> ModelVersion:
-    return _audited_save(version, actor=actor, noun="model_version", reason=reason)
+    saved = _audited_save(version, actor=actor, noun="model_version", reason=reason)
+    routing_changed()  # the table carries the version's model id and provider
+    return saved
 
 
 @transaction.atomic

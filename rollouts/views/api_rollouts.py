@@ -1,12 +1,19 @@
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 
 from registry.errors import DomainError
 from registry.models import Rollout
 from registry.roles import Role, has_role
 from rollouts.services import rollouts as rollout_services
-from traffic.views.apiauth import ApiRequest, BadBody, api_auth, api_error, json_body, token_may_use
+from traffic.views.apiauth import (
+    ApiRequest,
+    BadBody,
+    api_auth,
+    api_error,
+    api_methods,
+    json_body,
+    token_may_use,
+)
 
 
 def rollout_json(rollout: Rollout) -> dict:
@@ -29,7 +36,7 @@ def _get(code) -> Rollout | None:
     )
 
 
-@require_GET
+@api_methods("GET")
 @api_auth
 def rollout_detail(request: ApiRequest, code) -> JsonResponse:
     rollout = _get(code)
@@ -38,7 +45,7 @@ def rollout_detail(request: ApiRequest, code) -> JsonResponse:
     return JsonResponse(rollout_json(rollout))
 
 
-@require_POST
+@api_methods("POST")
 @api_auth
 def rollback(request: ApiRequest, code) -> JsonResponse:
     """Release managers only (signed in): applications read routing, people move it."""

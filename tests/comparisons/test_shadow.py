@@ -189,8 +189,12 @@ def test_what_is_stored_is_redacted(shadowing):
     [
         ("mail me at a.b+c@d.co.uk", "mail me at [email]"),
         ("card 5500-0000-0000-0004 ok", "card [card] ok"),
-        ("call 555-123-4567", "call [phone]"),
+        ("call (415) 555-2671", "call [phone]"),
+        # No number has area code 555: the old pattern redacted any 10 digits; phones are now
+        # checked for validity (issue 7, section 2).
+        ("call 555-123-4567", "call 555-123-4567"),
         ("order 42 of 2026", "order 42 of 2026"),  # short numbers are not phones
+        ("in 1994.\n\n6. Next", "in 1994.\n\n6. Next"),  # a year before a numbered list
     ],
 )
 def test_the_builtin_redaction_patterns(text, expected):

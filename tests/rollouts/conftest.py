@@ -8,16 +8,6 @@ from traffic.routing import invalidate_local
 from traffic.tokens import token_create
 
 
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    """The routing table is a process-wide cache invalidated on commit; test transactions never
-    commit, so drop it around every test (a table left over from a rolled-back test would route
-    to rows that no longer exist)."""
-    invalidate_local()
-    yield
-    invalidate_local()
-
-
 def bearer(plaintext: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {plaintext}"}
 

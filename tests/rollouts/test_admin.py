@@ -75,3 +75,44 @@ def test_switching_a_feature_in_the_admin_needs_a_reason_and_is_audited(
 def test_nobody_deletes_registry_rows_from_the_admin(client_for, feature):
     response = client_for("admin").get(f"/admin/rollouts/feature/{feature.pk}/delete/")
     assert response.status_code == 403
+
+
+def test_a_new_api_token_is_shown_once_on_a_page_and_never_in_a_cookie(client_for, feature):
+    from django.contrib.messages import get_messages
+
+    from registry.models import ApiToken
+
+    client = client_for("admin")
+    response = client.post(
+        "/admin/rollouts/apitoken/add/", {"name": "support-app", "features": [feature.pk]}
+    )
+    assert response.status_code == 200  # the page itself, not a redirect
+    token = ApiToken.objects.get(name="support-app")
+    html = response.content.decode()
+    marker = f'value="rdk_{token.prefix}_'
+    assert marker in html
+    plaintext = html.split('value="', 1)[1].split('"', 1)[0]
+    assert "it will not be shown again" in html
+    assert "no-store" in response["Cache-Control"]
+    # Nowhere else: no Set-Cookie carries it, and no message waits in any storage.
+    for morsel in response.cookies.values():
+        assert plaintext not in morsel.value
+        assert token.prefix not in morsel.value
+    assert plaintext not in str(response.headers)
+    assert not any(plaintext in str(m) for m in get_messages(response.wsgi_request))
+    assert plaintext not in client.get("/admin/rollouts/apitoken/").content.decode()
+    assert plaintext not in client.get("/admin/").content.decode()
+
+
+def test_admins_read_dead_letters_but_cannot_change_them(client_for):
+    from registry.models import DeadLetter
+
+    letter = DeadLetter.objects.create(
+        source="gateway", request_id="req-7", payload={"output": "x"}, error="value too long"
+    )
+    admin_client = client_for("admin")
+    listing = admin_client.get("/admin/rollouts/deadletter/")
+    assert listing.status_code == 200
+    assert "req-7" in listing.content.decode() and "value too long" in listing.content.decode()
+    assert admin_client.get("/admin/rollouts/deadletter/add/").status_code == 403
+    assert admin_client.get(f"/admin/rollouts/deadletter/{letter.pk}/delete/").status_code == 403

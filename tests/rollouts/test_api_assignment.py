@@ -5,6 +5,7 @@ import random
 from dataclasses import replace
 
 import pytest
+from django.test import Client
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -94,6 +95,16 @@ def test_the_assignment_says_which_config_to_run(api, feature):
     }
     assert response["ETag"].startswith('"') and response["ETag"].endswith('"')
     assert "no-cache" in response["Cache-Control"]
+
+
+def test_a_token_holder_is_not_shown_the_providers_url(feature, token_for):
+    response = Client().get(
+        _url(feature.key), {"unit": "user-42"}, headers=bearer(token_for(feature))
+    )
+    assert response.status_code == 200
+    assert response.json()["provider"] == {"name": "OpenAI", "api_style": "openai_chat"}
+    assert "api.openai.com" not in response.content.decode()
+    assert "OPENAI_API_KEY" not in response.content.decode()
 
 
 def test_a_unit_in_a_full_canary_gets_the_candidate_with_its_parameters(

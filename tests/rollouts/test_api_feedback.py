@@ -118,13 +118,15 @@ def test_the_comment_is_redacted(post, log, feature):
     assert stored == "Wrong! Write to [email] or [phone]; card [card]; [redacted]"
 
 
-def test_a_signed_in_user_may_send_feedback(client_for, log):
-    # The plain test client skips CSRF checks; with them enforced see test_api_tokens.py.
+def test_a_signed_in_user_may_not_send_feedback(client_for, log):
+    # Feedback feeds the guardrails: applications (tokens) write it, people do not. The plain
+    # test client skips CSRF checks, so this is the role check itself.
     response = client_for("viewer").post(
         URL, json.dumps(feedback(score=4)), content_type="application/json"
     )
-    assert response.status_code == 201
-    assert Feedback.objects.count() == 1
+    assert response.status_code == 403
+    assert response.json()["code"] == "token_required"
+    assert Feedback.objects.count() == 0
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -150,7 +152,8 @@ def test_thumbs_must_be_up_or_down(post, log, thumbs):
     assert Feedback.objects.count() == 0
 
 
-@pytest.mark.parametrize("score", [0, 6, -1, True, False, "3", 3.0, 2.5, None, [3]])
+# 3.0 is the integer 3 to JSON Schema (and so to the documented contract): it is accepted.
+@pytest.mark.parametrize("score", [0, 6, -1, True, False, "3", 2.5, None, [3]])
 def test_score_must_be_a_whole_number_from_1_to_5(post, log, score):
     response = post(feedback(score=score))
     assert response.status_code == 400

@@ -100,7 +100,8 @@ SECRETS = {
 }
 
 
-def test_messages_output_and_error_are_redacted_before_storing(post, feature):
+def test_messages_output_and_error_are_redacted_before_storing(post, feature, settings):
+    settings.REDACT_PHONE_REGION = ["US", "GB"]  # 020 7946 0958 is a national UK number
     feature.redact_custom = [r"ACME-\d{6}"]
     registry.feature_update_details(feature=feature, actor=None)
     invalidate_local()
@@ -177,17 +178,40 @@ def test_an_older_config_of_a_stale_client_is_stored_as_baseline(post, feature, 
 
 def test_the_same_request_id_twice_is_stored_once(post):
     first = post(record("dup"))
-    second = post(record("dup", output="a different answer"))
+    # A retry: the same record, its keys in another order.
+    second = post(dict(reversed(list(record("dup").items()))))
     assert first.status_code == 201
     assert second.status_code == 200
     assert second.json()["id"] == first.json()["id"]
     assert second.json()["status"] == "duplicate"
     assert RequestLog.objects.count() == 1
+
+
+def test_a_request_id_reused_with_a_different_record_is_a_409(post):
+    first = post(record("dup"))
+    second = post(record("dup", output="a different answer"))
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert second.json()["errors"][0]["field"] == "request_id"
+    assert "different record" in second.json()["error"]
+    assert RequestLog.objects.count() == 1
     assert RequestLog.objects.get().output == "It is on its way."  # the first write wins
+    # Inside a batch, the reused id is named by its index, and nothing of the batch is stored.
+    batch = post({"records": [record("fresh"), record("dup", output="again")]})
+    assert batch.status_code == 409
+    assert batch.json()["errors"][0]["field"] == "records[1].request_id"
+    assert not RequestLog.objects.filter(request_id="fresh").exists()
+
+
+def test_a_request_id_twice_in_one_batch_with_different_records_is_a_409(post):
+    response = post({"records": [record("x"), record("y"), record("x", output="again")]})
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "records[2].request_id"
+    assert RequestLog.objects.count() == 0
 
 
 def test_duplicates_inside_one_batch_are_stored_once(post):
-    response = post({"records": [record("x"), record("y"), record("x", output="again")]})
+    response = post({"records": [record("x"), record("y"), record("x")]})
     assert response.status_code == 201
     results = response.json()["results"]
     assert [r["status"] for r in results] == ["stored", "stored", "duplicate"]
@@ -258,6 +282,9 @@ BAD = [
     bad("prompt_tokens a float", record(prompt_tokens=1.5), field="prompt_tokens"),
     bad("variables nested", record(variables={"a": {"b": 1}}), field="variables.a"),
     bad("request_id too long", record("r" * 101), field="request_id"),
+    bad("request_id with a space", record("req 1"), field="request_id"),
+    bad("request_id with a slash", record("a/b"), field="request_id"),
+    bad("request_id with a final newline", record("req-1\n"), field="request_id"),
     bad("unit too long", record(unit="u" * 201), field="unit"),
     bad("body a list", [record()], field="(body)"),
     bad("body a string", b'"just text"', field="(body)"),

@@ -274,7 +274,8 @@ def test_a_session_post_without_csrf_is_refused(csrf_client, feature):
     assert Feedback.objects.count() == 0
 
 
-def test_a_session_post_with_the_csrf_token_is_accepted(csrf_client, feature):
+def test_a_session_post_even_with_the_csrf_token_is_refused(csrf_client, feature):
+    # A valid CSRF token proves the browser meant it, not that a person should inject traffic.
     secret = _get_new_csrf_string()
     csrf_client.cookies["csrftoken"] = secret
     response = csrf_client.post(
@@ -283,8 +284,32 @@ def test_a_session_post_with_the_csrf_token_is_accepted(csrf_client, feature):
         content_type="application/json",
         headers={"X-CSRFToken": secret},
     )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "token_required"
+    assert RequestLog.objects.count() == 0
+
+
+WRITES = [
+    (INGEST, lambda key: _record(key, "req-9")),
+    (INGEST, lambda key: {"records": [_record(key, "req-9")]}),
+    (FEEDBACK, lambda key: {"feature": key, "request_id": "req-1", "thumbs": "down"}),
+]
+
+
+@pytest.mark.parametrize("who", ["viewer", "reviewer", "release", "admin"])
+@pytest.mark.parametrize(("url", "body"), WRITES)
+def test_no_role_may_write_production_records_with_a_session(client_for, feature, who, url, body):
+    _stored_log(feature)
+    response = client_for(who).post(
+        url, json.dumps(body(feature.key)), content_type="application/json"
+    )
+    assert response.status_code == 403, response.content
+    assert response["Content-Type"] == "application/json"
+    error = response.json()
+    assert error["code"] == "token_required"
+    assert "Authorization: Bearer" in error["message"]  # names the fix
     assert RequestLog.objects.count() == 1
+    assert Feedback.objects.count() == 0
 
 
 def test_a_token_post_needs_no_csrf(feature, token_for):
@@ -327,7 +352,7 @@ def test_openapi_describes_every_route(client, client_for, feature):
     assert schema["openapi"] == "3.1.0"
     expected = _openapi_paths(urls_api.urlpatterns, "/api/v1/") - {"/api/v1/openapi.json"}
     expected.add("/v1/chat/completions")
-    assert len(expected) == 7
+    assert len(expected) == 8  # with the health endpoint
     assert expected <= set(schema["paths"])
     for path in expected:
         assert schema["paths"][path], path  # at least one operation

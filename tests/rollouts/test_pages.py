@@ -22,6 +22,8 @@ ADMIN_PAGES = [
     "/admin/rollouts/modelversion/",
     "/admin/rollouts/provider/",
     "/admin/rollouts/auditevent/",
+    "/admin/rollouts/deadletter/",
+    "/admin/rollouts/apitoken/",
     "/admin/auth/user/",
 ]
 SIGNED_IN = ["viewer", "reviewer", "release", "admin"]
@@ -149,3 +151,42 @@ def test_model_outputs_and_user_text_are_escaped(client_for, feature, make_confi
     html = client_for("viewer").get("/features/support-reply/").content.decode()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert "<img src=x" not in html
+
+
+# --- Content-Security-Policy -----------------------------------------------------------------
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    parts = (d.strip().split() for d in header.split(";") if d.strip())
+    return {p[0]: p[1:] for p in parts}
+
+
+@pytest.mark.parametrize("url", [*READ_PAGES, "/rollouts/", "/review/", "/admin/"])
+def test_every_page_carries_a_policy_that_refuses_inline_script(client_for, feature, url):
+    response = client_for("admin").get(url)
+    assert response.status_code == 200
+    policy = _directives(response["Content-Security-Policy"])
+    assert policy["script-src"][0] == "'self'"
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert "'unsafe-eval'" not in policy["script-src"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+
+
+def test_no_template_has_an_inline_script_or_event_handler():
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    handler = re.compile(r"<[^>]*\s(on[a-z]+|hx-on[:a-z-]*)\s*=", re.IGNORECASE)
+    script = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
+    offenders = []
+    for path in Path(settings.BASE_DIR, "templates").rglob("*.html"):
+        text = path.read_text()
+        offenders += [f"{path.name}: {m.group(0)}" for m in handler.finditer(text)]
+        for m in script.finditer(text):
+            attrs = m.group(1)
+            if "src=" not in attrs and "nonce=" not in attrs:
+                offenders.append(f"{path.name}: {m.group(0)}")
+    assert offenders == []

@@ -5,22 +5,39 @@ middleware and no database query: routing and tokens come from the in-process ro
 logging is write-behind (recorder.py), shadow work is an outbox row written by the recorder.
 """
 
+import asyncio
 import json
+import math
 import time
 import uuid
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 
+from registry.dbfaults import DB_FAULTS, RETRY_AFTER_SECONDS
 from traffic.jsonbody import BadBody, parse_json
+from traffic.passthrough import call_params, forwarded_params, replayed_params
 from traffic.prompting import render_messages
-from traffic.providers import CallResult, ErrorKind, ProviderCall, ProviderError, acall, astream
-from traffic.routing import current_table, fresh_table
+from traffic.providers import (
+    CallResult,
+    ErrorKind,
+    ProviderCall,
+    ProviderError,
+    StreamSummary,
+    acall,
+    astream,
+)
+from traffic.providers.base import client_excerpt
+from traffic.requestids import RULE, body_digest, request_id_valid
+from traffic.routing import RoutingTable, current_table, fresh_table, routing_age
 from traffic.tokens import token_check
 
-from .recorder import GatewayRecord, recorder
+from .recorder import GatewayRecord, recorder, stored_digest
 
 MAX_BODY = 5 * 1024 * 1024
-# Parameters pinned by the config; a request's own values for these are ignored.
+# Parameters pinned by the config; a request's own values for these are ignored (except
+# response_format where the config leaves it open). The ones forwarded as the request sent
+# them, and kept for the shadow run: traffic/passthrough.py.
 PINNED = {
     "model",
     "messages",
@@ -31,19 +48,6 @@ PINNED = {
     "user",
     "metadata",
 }
-PASS_THROUGH = {
-    "tools",
-    "tool_choice",
-    "stop",
-    "n",
-    "seed",
-    "top_p",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "parallel_tool_calls",
-    "stream_options",
-}
 
 
 class GatewayError(Exception):
@@ -53,9 +57,11 @@ class GatewayError(Exception):
         message: str,
         param: str | None = None,
         kind: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.status, self.param, self.kind = status, param, kind
+        self.headers = headers or {}
 
     def body(self) -> bytes:
         return json.dumps(
@@ -78,8 +84,27 @@ async def _read_body(receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _table():
-    return fresh_table() or await sync_to_async(current_table, thread_sensitive=False)()
+async def _table() -> RoutingTable:
+    """The routing table; a database outage only matters before the first one was loaded."""
+    table = fresh_table()
+    if table is not None:
+        return table
+    try:
+        return await sync_to_async(current_table, thread_sensitive=False)()
+    except DB_FAULTS:
+        raise GatewayError(
+            503,
+            "The gateway is starting and cannot reach its database to load the routing table; "
+            f"retry in {RETRY_AFTER_SECONDS} s.",
+            kind="service_unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
+
+
+def _staleness() -> dict[str, str]:
+    """While the database is unreachable: how old the routing table serving this answer is."""
+    age = routing_age()
+    return {} if age is None else {"X-Rollout-Routing-Age": str(math.ceil(age))}
 
 
 def _parse(raw: bytes) -> dict:
@@ -109,10 +134,18 @@ def _parse(raw: bytes) -> dict:
     return body
 
 
+# On every gateway answer: the body is data for a program, never a page to render or cache.
+_SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
 def _headers(pairs: dict[str, str], content_type: bytes = b"application/json"):
-    return [(b"content-type", content_type)] + [
-        (k.lower().encode(), v.encode()) for k, v in pairs.items()
-    ]
+    merged = _SECURITY_HEADERS | {k.lower(): v for k, v in pairs.items()}
+    return [(b"content-type", content_type)] + [(k.encode(), v.encode()) for k, v in merged.items()]
 
 
 def _status_for(result: CallResult) -> int:
@@ -127,7 +160,11 @@ def _status_for(result: CallResult) -> int:
 
 async def chat_completions(scope, receive, send) -> None:
     started = time.time()
-    request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+    chosen = _header(scope, b"x-request-id")
+    # An id that fails the rule is never echoed back (it may carry anything); the 400 gets one
+    # made up like a call without the header.
+    valid = chosen is not None and request_id_valid(chosen)
+    request_id = chosen if valid and chosen is not None else uuid.uuid4().hex
     try:
         if scope["method"] != "POST":
             raise GatewayError(405, "Use POST.")
@@ -139,6 +176,13 @@ async def chat_completions(scope, receive, send) -> None:
                 401,
                 "Send 'Authorization: Bearer rdk_...' with a live API token.",
                 kind="authentication_error",
+            )
+        if chosen is not None and chosen != request_id:
+            raise GatewayError(
+                400,
+                f"'X-Request-Id' must be {RULE}; send such an id, or none and the gateway makes "
+                "one up.",
+                "X-Request-Id",
             )
         body = _parse(await _read_body(receive))
         route = table.routes.get(body["model"])
@@ -153,13 +197,23 @@ async def chat_completions(scope, receive, send) -> None:
                 "model",
                 "permission_error",
             )
+        digest = body_digest(body) if chosen is not None else ""
+        if digest and await _reused(route.feature_id, request_id, digest):
+            raise GatewayError(
+                409,
+                f"The request id '{request_id}' was already used with a different body: send a "
+                "new 'X-Request-Id' for a new call (the same body again is answered, and logged "
+                "once).",
+                "X-Request-Id",
+            )
     except GatewayError as exc:
-        await _send(send, exc.status, exc.body(), {"X-Request-Id": request_id})
+        await _send(send, exc.status, exc.body(), {"X-Request-Id": request_id} | exc.headers)
         return
     unit = body.get("user") or request_id
     variant, config = route.choose(unit)
     variables = body.get("metadata") or {}
-    params = dict(config.params) | {k: body[k] for k in PASS_THROUGH if k in body}
+    forwarded = forwarded_params(request=body, config_params=config.params)
+    params = call_params(config_params=config.params, request_params=forwarded)
     call = ProviderCall(
         api_style=config.provider.api_style,
         base_url=config.provider.base_url,
@@ -174,6 +228,7 @@ async def chat_completions(scope, receive, send) -> None:
         "X-Rollout-Model-Version": config.model_id,
         "X-Rollout-Variant": variant,
     }
+    headers.update(_staleness())
 
     def record(result: CallResult) -> None:
         recorder.add(
@@ -185,88 +240,120 @@ async def chat_completions(scope, receive, send) -> None:
                 unit_key=unit,
                 messages=body["messages"],
                 variables=variables,
+                params=replayed_params(forwarded),
                 result=result,
                 started=started,
+                body_digest=digest,
             )
         )
 
     if body.get("stream"):
-        await _stream(send, call, headers, record)
+        await _stream(send, receive, call, headers, record)
         return
     result = await acall(call)
     record(result)
     if result.ok and result.body is not None:
         await _send(send, 200, json.dumps(result.body).encode(), headers)
     else:
-        error = GatewayError(
-            _status_for(result),
-            f"Provider error ({result.error_kind}): {result.error}",
-            kind="provider_error",
-        )
+        error = GatewayError(_status_for(result), client_excerpt(result), kind="provider_error")
         await _send(send, error.status, error.body(), headers)
 
 
-async def _stream(send, call: ProviderCall, headers: dict, record) -> None:
-    """Pass the provider's SSE stream through; log the assembled answer when it ends."""
+async def _stream(send, receive, call: ProviderCall, headers: dict, record) -> None:
+    """Pass the provider's SSE stream through, and log how it really ended: the text so far and
+    the tokens known, with the provider's error event, a broken connection, the deadline or the
+    client hanging up as the error (sse.py reads the stream as it passes)."""
     if call.api_style != "openai_chat":
         error = GatewayError(
             400, "Streaming is supported for OpenAI-compatible providers.", "stream"
         )
         await _send(send, error.status, error.body(), headers)
         return
-    t0 = time.perf_counter()
-    parts: list[str] = []
-    iterator = astream(call).__aiter__()
+    summary = StreamSummary()
+    pump = asyncio.ensure_future(_pump(send, call, headers, summary))
+    # Watched from the start: a client that leaves while the provider is still thinking must
+    # not keep the provider's stream (and its cost) running until the next chunk.
+    gone = asyncio.ensure_future(_client_gone(receive))
     try:
-        first = await iterator.__anext__()
-    except ProviderError as exc:
-        record(exc.result)
-        error = GatewayError(_status_for(exc.result), exc.result.error, kind="provider_error")
-        await _send(send, error.status, error.body(), headers)
-        return
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": _headers(headers | {"Cache-Control": "no-cache"}, b"text/event-stream"),
-        }
-    )
-    chunk: bytes | None = first
-    while chunk is not None:
-        _collect(chunk, parts)
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not pump.done():
+            summary.client_gone()
+            pump.cancel()  # closes the provider's stream (astream's finally)
+            await asyncio.wait({pump})
+        failed = not pump.cancelled() and pump.exception() is not None
+        early = None if pump.cancelled() or failed else pump.result()
+        record(early or summary.result())
+    if failed:
+        raise pump.exception()  # type: ignore[misc]  # a bug in the pump: let the server see it
+
+
+async def _pump(send, call: ProviderCall, headers: dict, summary: StreamSummary):
+    """Relay the stream. Returns the result to log when the call failed before its first
+    byte; else None, and `summary` knows how it went."""
+    iterator = astream(call, summary=summary)
+    try:
         try:
-            chunk = await iterator.__anext__()
+            chunk = await anext(iterator)
+        except ProviderError as exc:
+            error = GatewayError(
+                _status_for(exc.result), client_excerpt(exc.result), kind="provider_error"
+            )
+            await _send(send, error.status, error.body(), headers)
+            return exc.result
         except StopAsyncIteration:
-            chunk = None
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-    record(
-        CallResult(
-            output="".join(parts),
-            finish_reason="stop",
-            prompt_tokens=None,
-            completion_tokens=None,
-            latency_ms=(time.perf_counter() - t0) * 1000,
-            error_kind=ErrorKind.NONE,
-            error="",
-            status_code=200,
-            attempts=1,
-            tool_calls=[],
-            body=None,
+            result = summary.result(status_code=None)  # a 200 with an empty body
+            error = GatewayError(502, result.error, kind="provider_error")
+            await _send(send, error.status, error.body(), headers)
+            return result
+        start = _headers(headers | {"Cache-Control": "no-cache"}, b"text/event-stream")
+        await send({"type": "http.response.start", "status": 200, "headers": start})
+        while True:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        # Servers that report a send to a departed client as an error (ASGI spec 2.4).
+        summary.client_gone()
+    finally:
+        await iterator.aclose()
+    return None
+
+
+async def _client_gone(receive) -> None:
+    """Returns when the client disconnects (the request body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _reused(feature_id: int, request_id: str, digest: str) -> bool:
+    """Whether this client-chosen id is already logged, or waiting to be, with another body.
+
+    Checks the recorder's pending records, then the database. Not covered: two requests with
+    the id in flight at once (neither is recorded yet), or another gateway process's record not
+    yet written (at most FLUSH_SECONDS); the recorder keeps the first row and dead-letters the
+    other. While the database is down only the pending records are checked.
+    """
+    known = recorder.pending_digest(feature_id, request_id)
+    if known is None and not recorder.database_down():
+        known = await sync_to_async(_stored_digest_unless_down, thread_sensitive=False)(
+            feature_id=feature_id, request_id=request_id
         )
-    )
+    return bool(known) and known != digest
 
 
-def _collect(chunk: bytes, parts: list[str]) -> None:
-    for line in chunk.decode("utf-8", "replace").splitlines():
-        if not line.startswith("data: ") or line == "data: [DONE]":
-            continue
-        try:
-            delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            continue
-        if delta:
-            parts.append(delta)
+def _stored_digest_unless_down(*, feature_id: int, request_id: str) -> str | None:
+    # The database may go away before the recorder notices: then serve, as while it is down,
+    # and drop this thread's broken connection so the next check reconnects.
+    try:
+        return stored_digest(feature_id=feature_id, request_id=request_id)
+    except DB_FAULTS:
+        connection.close_if_unusable_or_obsolete()
+        return None
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -283,7 +370,11 @@ async def _send(send, status: int, payload: bytes, headers: dict) -> None:
 
 async def models(scope, receive, send) -> None:
     """`GET /v1/models`: the features this token may call, as OpenAI model objects."""
-    table = await _table()
+    try:
+        table = await _table()
+    except GatewayError as exc:
+        await _send(send, exc.status, exc.body(), exc.headers)
+        return
     auth = _header(scope, b"authorization") or ""
     token = token_check(table, auth[7:].strip()) if auth[:7].lower() == "bearer " else None
     if token is None:
@@ -295,7 +386,7 @@ async def models(scope, receive, send) -> None:
         for key, route in sorted(table.routes.items())
         if route.feature_id in token.feature_ids
     ]
-    await _send(send, 200, json.dumps({"object": "list", "data": data}).encode(), {})
+    await _send(send, 200, json.dumps({"object": "list", "data": data}).encode(), _staleness())
 
 
 def gateway_routes():

@@ -14,12 +14,12 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import httpx
 
-from traffic.providers import anthropic_messages, openai_chat, pool
+from traffic.providers import anthropic_messages, guard, openai_chat, pool
 from traffic.providers.base import (
     Answer,
     CallResult,
@@ -28,17 +28,20 @@ from traffic.providers.base import (
     ProviderCall,
     ProviderError,
     build_result,
+    client_excerpt,
     outcome_for_exception,
     outcome_for_response,
     read_api_key,
     retry_wait,
 )
+from traffic.providers.sse import StreamSummary
 
 __all__ = [
     "CallResult",
     "ErrorKind",
     "ProviderCall",
     "ProviderError",
+    "StreamSummary",
     "acall",
     "astream",
     "call",
@@ -155,6 +158,8 @@ def call(
     prepared, problem = _prepare(req=req)
     if prepared is None:
         return _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
+    if (blocked := guard.check(req.base_url)) is not None:
+        return _finish(req=req, outcome=blocked, attempts=0, started=started, secret="")
     client = (
         httpx.Client(transport=transport)
         if transport is not None
@@ -234,6 +239,8 @@ async def acall(
     prepared, problem = _prepare(req=req)
     if prepared is None:
         return _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
+    if (blocked := await guard.acheck(req.base_url)) is not None:
+        return _finish(req=req, outcome=blocked, attempts=0, started=started, secret="")
     sender = transport if transport is not None else pool.async_transport(base_url=req.base_url)
     payload = json.dumps(prepared.body).encode()
     headers = {**prepared.headers, "Content-Type": "application/json", "Accept": "*/*"}
@@ -302,14 +309,20 @@ async def _aattempt(
 
 
 async def astream(
-    req: ProviderCall, *, transport: httpx.AsyncBaseTransport | None = None
-) -> AsyncIterator[bytes]:
+    req: ProviderCall,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    summary: StreamSummary | None = None,
+) -> AsyncGenerator[bytes, None]:
     """The provider's SSE bytes, unchanged, within req.timeout seconds in total.
 
     Before the first byte a failure raises ProviderError (the caller can still answer with an
     error status). After it, the stream is already the caller's response body, so a failure or
     the deadline ends it with an SSE error event and `data: [DONE]`. No retries: a stream cannot
     be replayed once any of it has been passed on.
+
+    `summary`, when given, reads the provider's bytes as they pass (sse.py): the text so far,
+    finish reason, tokens, and how the stream ended, so the caller can log what really happened.
     """
     started = time.monotonic()
     deadline = started + req.timeout
@@ -318,6 +331,12 @@ async def astream(
         raise ProviderError(
             _finish(req=req, outcome=problem or _NO_TIME, attempts=0, started=started, secret="")
         )
+    if (blocked := await guard.acheck(req.base_url)) is not None:
+        raise ProviderError(
+            _finish(req=req, outcome=blocked, attempts=0, started=started, secret="")
+        )
+    if summary is not None:
+        summary.secret = prepared.secret
     client = (
         httpx.AsyncClient(transport=transport)
         if transport is not None
@@ -371,15 +390,19 @@ async def astream(
                 break
             if chunk:
                 tail = (tail + chunk)[-4:]
+                if summary is not None:
+                    summary.feed(chunk)
                 yield chunk
         result = _finish(
             req=req, outcome=failure, attempts=1, started=started, secret=prepared.secret
         )
         if not tail:
             raise ProviderError(result)
+        if summary is not None:
+            summary.broke(failure)
         # End a half-sent event first, so the error is an event of its own.
         ended = tail.endswith((b"\n\n", b"\r\r", b"\r\n\r\n"))
-        error = {"error": {"message": result.error, "type": result.error_kind.value}}
+        error = {"error": {"message": client_excerpt(result), "type": result.error_kind.value}}
         yield (b"" if ended else b"\n\n") + b"data: " + json.dumps(error).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
     finally:

@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
+import aiohttp
 import httpx
+
+from registry.egress import key_env_problem
 
 ERROR_TEXT_LIMIT = 500
 BACKOFF_BASE = 0.25  # seconds; the n-th retry waits up to BACKOFF_BASE * 2**n (full jitter)
@@ -38,9 +41,15 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
     CLIENT_ERROR = "client_error"
-    CONNECTION = "connection"
+    CONNECTION = "connection"  # could not connect (refused, unreachable) or the link broke
     BAD_RESPONSE = "bad_response"
     NO_API_KEY = "no_api_key"
+    # Streams: the provider sent an error event, or the stream stopped before it said it was done.
+    STREAM_ERROR = "stream_error"
+    # The gateway's own client went away mid-stream; the provider's stream was closed with it.
+    CLIENT_DISCONNECTED = "client_disconnected"
+    # The base URL resolves to an address the egress policy refuses (registry/egress.py).
+    BLOCKED_ADDRESS = "blocked_address"
 
 
 @dataclass
@@ -108,6 +117,11 @@ def read_api_key(
     restart), or an outcome that names the variable. Never the value: it may be half a secret."""
     if not api_key_env:
         return "", None
+    # A row that slipped past the save-time check (raw SQL, an old row) still never sends one
+    # of the product's own secrets to the provider's URL.
+    refused = key_env_problem(api_key_env)
+    if refused:
+        return "", Outcome(error_kind=ErrorKind.NO_API_KEY, error=refused)
     key = (environ if environ is not None else os.environ).get(api_key_env, "").strip()
     if not key:
         return "", Outcome(
@@ -150,6 +164,26 @@ def provider_error_text(content: bytes) -> str:
         elif isinstance(data.get("message"), str):
             text = data["message"]
     return text[:ERROR_TEXT_LIMIT]
+
+
+CLIENT_EXCERPT_LIMIT = 200
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def client_excerpt(result: "CallResult") -> str:
+    """What an API client may read about a failed provider call: the kind, the upstream status
+    and a short excerpt with control characters removed. The full text stays in the request
+    log for the operator; an upstream body relayed verbatim could carry anything (internal host
+    names, echoed headers, terminal escapes), and a refused address is the operator's business.
+    """
+    if result.error_kind == ErrorKind.BLOCKED_ADDRESS:
+        text = "the provider's address is refused by the egress policy; the operator's log says why"
+    else:
+        text = " ".join(result.error.translate(_CONTROL).split())
+    if len(text) > CLIENT_EXCERPT_LIMIT:
+        text = text[: CLIENT_EXCERPT_LIMIT - 1].rstrip() + "\u2026"
+    status = f", upstream status {result.status_code}" if result.status_code else ""
+    return f"Provider error ({result.error_kind.value}{status}): {text}"
 
 
 def outcome_for_response(
@@ -219,6 +253,18 @@ def outcome_for_response(
 def outcome_for_exception(exc: Exception, *, timeout: float) -> Outcome:
     """Which transport failures may pass on another attempt (timeouts, dropped connections)
     and which are configuration mistakes that would only repeat."""
+    if _lost_connection(exc):
+        cause = exc.__cause__
+        what = (
+            "Could not connect to the provider"
+            if isinstance(cause, aiohttp.ClientConnectorError)
+            else "Connection failed"
+        )
+        return Outcome(
+            error_kind=ErrorKind.CONNECTION,
+            error=f"{what}: {type(cause).__name__}: {exc}{_os_reason(exc)}"[:ERROR_TEXT_LIMIT],
+            retryable=True,
+        )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return Outcome(
             error_kind=ErrorKind.TIMEOUT,
@@ -235,11 +281,47 @@ def outcome_for_exception(exc: Exception, *, timeout: float) -> Outcome:
             error_kind=ErrorKind.BAD_RESPONSE,
             error=f"The answer could not be decoded: {exc}",
         )
+    if isinstance(exc, httpx.ConnectError):
+        return Outcome(
+            error_kind=ErrorKind.CONNECTION,
+            error=f"Could not connect to the provider: {type(exc).__name__}: {exc}"
+            f"{_os_reason(exc)}"[:ERROR_TEXT_LIMIT],
+            retryable=True,
+        )
     return Outcome(
         error_kind=ErrorKind.CONNECTION,
         error=f"Connection failed: {type(exc).__name__}: {exc}",
         retryable=True,
     )
+
+
+def _lost_connection(exc: Exception) -> bool:
+    """A connection failure dressed as a timeout. httpx-aiohttp (the gateway's transport) maps
+    every aiohttp ClientConnectionError, a refused connection or a server that hung up
+    included, to httpx.ConnectTimeout; only its cause tells a refusal from a real timeout
+    (aiohttp's own timeouts are TimeoutErrors)."""
+    cause = exc.__cause__
+    return (
+        isinstance(exc, httpx.TimeoutException)
+        and isinstance(cause, aiohttp.ClientConnectionError)
+        and not isinstance(cause, TimeoutError)
+    )
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The operating system's words for the failure ("Connection refused"), when the chain of
+    causes has them and the message does not say it already."""
+    seen: BaseException | None = exc
+    text = str(exc)
+    for _ in range(5):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if seen is None:
+            return ""
+        errno = getattr(seen, "errno", None)
+        if isinstance(seen, OSError) and isinstance(errno, int):
+            reason = os.strerror(errno)
+            return "" if reason in text else f" ({reason})"
+    return ""
 
 
 # --- waiting ---------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ def build_request(
             "type": "json_schema",
             "json_schema": {"name": "response", "schema": params.get("json_schema") or {}},
         }
+    elif isinstance(response_format, dict):
+        # The request's own, forwarded where the config leaves the format open: as it came.
+        body["response_format"] = response_format
     body["model"] = req.model_id
     body["messages"] = req.messages
     if stream:

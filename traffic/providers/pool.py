@@ -5,8 +5,10 @@ every evaluation item, so clients are created once per base URL and reused.
 """
 
 import asyncio
+import functools
 import itertools
 import os
+import ssl
 import threading
 import weakref
 
@@ -18,6 +20,14 @@ LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 # each call O(connections). The async side therefore spreads calls over SHARDS small pools.
 SHARDS = 16
 SHARD_LIMITS = httpx.Limits(max_connections=128, max_keepalive_connections=64)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # One verifying context for every client: building one loads the CA bundle (~0.2 s), and a
+    # fresh pool of SHARDS clients would otherwise spend seconds of its first call's deadline.
+    return httpx.create_ssl_context()
+
 
 _lock = threading.Lock()
 _sync_clients: dict[str, tuple[list[httpx.Client], itertools.cycle]] = {}
@@ -31,7 +41,9 @@ class _Shards:
     """SHARDS clients used in turn (round robin)."""
 
     def __init__(self) -> None:
-        self.clients = [httpx.AsyncClient(limits=SHARD_LIMITS) for _ in range(SHARDS)]
+        self.clients = [
+            httpx.AsyncClient(limits=SHARD_LIMITS, verify=_tls()) for _ in range(SHARDS)
+        ]
         self._turn = itertools.cycle(self.clients)
 
     @property
@@ -56,7 +68,7 @@ def sync_client(*, base_url: str) -> httpx.Client:
     with _lock:
         entry = _sync_clients.get(key)
         if entry is None or any(c.is_closed for c in entry[0]):
-            clients = [httpx.Client(limits=SHARD_LIMITS) for _ in range(SHARDS)]
+            clients = [httpx.Client(limits=SHARD_LIMITS, verify=_tls()) for _ in range(SHARDS)]
             entry = _sync_clients[key] = (clients, itertools.cycle(clients))
         return next(entry[1])
 

@@ -1,7 +1,6 @@
 """The application API: JSON in, JSON out; every error names the field and the fix."""
 
 from django.http import HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
 
 from registry.models import Feature, Feedback, RequestLog
 from registry.services.audit import db_now
@@ -9,10 +8,19 @@ from registry.services.serving import served_at
 from registry.timeparse import BadInstant, parse_instant
 from traffic.ingest import IngestError, ingest
 from traffic.routing import current_table
-from traffic.views.apiauth import ApiRequest, BadBody, api_auth, api_error, json_body, token_may_use
+from traffic.views.apiauth import (
+    ApiRequest,
+    BadBody,
+    api_auth,
+    api_error,
+    api_methods,
+    json_body,
+    token_may_use,
+    token_required,
+)
 
 
-@require_GET
+@api_methods("GET")
 @api_auth
 def feature_served(request: ApiRequest, key: str) -> JsonResponse:
     feature = Feature.objects.filter(key=key).first()
@@ -28,7 +36,7 @@ def feature_served(request: ApiRequest, key: str) -> JsonResponse:
     return JsonResponse(served_at(feature=feature, when=when).as_json())
 
 
-@require_GET
+@api_methods("GET")
 @api_auth
 def feature_assignment(request: ApiRequest, key: str) -> HttpResponse:
     """Which config serves this unit now. Answered from the in-process routing table."""
@@ -53,11 +61,7 @@ def feature_assignment(request: ApiRequest, key: str) -> HttpResponse:
                 "config": config.code,
                 "config_name": config.name,
                 "model_version": config.model_id,
-                "provider": {
-                    "name": config.provider.name,
-                    "api_style": config.provider.api_style,
-                    "base_url": config.provider.base_url,
-                },
+                "provider": _provider_json(config.provider, for_token=request.api_token),
                 "prompt_template": config.system_prompt,
                 "parameters": config.params,
                 "rollout": {"status": route.rollout_status} if route.rollout_id else None,
@@ -68,8 +72,19 @@ def feature_assignment(request: ApiRequest, key: str) -> HttpResponse:
     return response
 
 
-@require_POST
+def _provider_json(provider, *, for_token: object) -> dict:
+    """Name and style for applications; the base URL only for signed-in people. A token holder
+    has no use for it (it calls through the gateway or its own client), and the URL maps the
+    operator's network for anyone who steals a token. The key variable is never shown."""
+    shown = {"name": provider.name, "api_style": provider.api_style}
+    if for_token is None:
+        shown["base_url"] = provider.base_url
+    return shown
+
+
+@api_methods("POST")
 @api_auth
+@token_required
 def ingest_calls(request: ApiRequest) -> JsonResponse:
     try:
         body = json_body(request)
@@ -77,7 +92,7 @@ def ingest_calls(request: ApiRequest) -> JsonResponse:
     except BadBody as exc:
         return api_error(exc.status, str(exc), exc.field)
     except IngestError as exc:
-        return JsonResponse({"error": str(exc), "errors": exc.errors}, status=exc.status)
+        return api_error(exc.status, str(exc), exc.field, code=exc.code, errors=exc.errors)
     status = 201 if any(not o.duplicate for o in outcomes) else 200
     if isinstance(body, dict) and "records" in body:
         return JsonResponse({"results": [o.as_json() for o in outcomes]}, status=status)
@@ -87,8 +102,9 @@ def ingest_calls(request: ApiRequest) -> JsonResponse:
 FEEDBACK_FIELDS = {"feature", "request_id", "thumbs", "score", "comment"}
 
 
-@require_POST
+@api_methods("POST")
 @api_auth
+@token_required
 def feedback(request: ApiRequest) -> JsonResponse:
     try:
         body = json_body(request)
@@ -115,6 +131,8 @@ def feedback(request: ApiRequest) -> JsonResponse:
         kind, value = Feedback.Kind.THUMBS, 1 if body["thumbs"] == "up" else -1
     else:
         score = body["score"]
+        if isinstance(score, float) and score.is_integer():
+            score = int(score)  # 4.0 is an integer in JSON Schema, so the documented contract
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             return api_error(400, "'score' must be a whole number from 1 to 5.", "score")
         kind, value = Feedback.Kind.SCORE, score

@@ -48,6 +48,26 @@ def api_error(
     return JsonResponse(body, status=status)
 
 
+def api_methods(*methods: str):
+    """Like Django's `require_http_methods`, but the 405 is an API error body (JSON, with
+    `Allow`), not an empty HTML page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method not in methods:
+                response = api_error(
+                    405, f"Use {' or '.join(methods)} on this endpoint.", code="method_not_allowed"
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def api_auth(view):
     """An API token (`Authorization: Bearer rdk_...`) or a signed-in session.
 
@@ -82,6 +102,29 @@ def api_auth(view):
             request.api_actor = request.user
         else:
             return api_error(401, "Authentication required: send an API token or sign in.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def token_required(view):
+    """Only an API token may call this view (put it under `api_auth`).
+
+    Applications write, people read: a record ingested or a feedback posted costs provider calls
+    (shadow jobs) and feeds the guardrails, so it must come from an application a token names,
+    never from whoever happens to hold a signed-in browser session.
+    """
+
+    @wraps(view)
+    def wrapper(request: ApiRequest, *args, **kwargs):
+        if request.api_token is None:
+            return api_error(
+                403,
+                "This endpoint records production traffic and takes an API token: send "
+                "'Authorization: Bearer rdk_...' (an admin creates tokens under Admin > API "
+                "tokens). A signed-in session may only read.",
+                code="token_required",
+            )
         return view(request, *args, **kwargs)
 
     return wrapper
