@@ -20,6 +20,7 @@ import re
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -200,7 +201,7 @@ def resolved_problem(host: str, addresses: Iterable[str], *, allowed: Allowed) -
     return None
 
 
-def addresses_from(infos: Iterable[tuple]) -> list[str]:
+def addresses_from(infos: Iterable[tuple[Any, ...]]) -> list[str]:
     """The addresses in a getaddrinfo answer."""
     return [str(info[4][0]) for info in infos]
 

@@ -47,7 +47,9 @@ def acting_as(actor: User | None) -> Iterator[None]:
         _actor.reset(token)
 
 
-def _record(*, action: str, obj: models.Model, before: dict | None, after: dict | None) -> None:
+def _record(
+    *, action: str, obj: models.Model, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> None:
     actor = _actor.get()
     # savepoint=False: inside the caller's transaction this adds nothing; in autocommit it is
     # the transaction audit_record insists on.
@@ -85,7 +87,9 @@ class _Relation:
         )
         return sorted(f"{app}.{codename}" for app, codename in rows)
 
-    def owners(self, *, instance: models.Model, reverse: bool, pk_set: set | None) -> list[Any]:
+    def owners(
+        self, *, instance: models.Model, reverse: bool, pk_set: set[Any] | None
+    ) -> list[Any]:
         if not reverse:
             return [instance.pk]
         if pk_set is not None:
@@ -119,7 +123,7 @@ def _m2m_changed(
     instance: models.Model,
     action: str,
     reverse: bool,
-    pk_set: set | None,
+    pk_set: set[Any] | None,
     **kwargs: Any,
 ) -> None:
     """1. pre_add / pre_remove / pre_clear: note each affected owner's set as it is.

@@ -14,6 +14,7 @@ from tests.live import wait_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_beat_starts_when_the_var_folder_does_not_exist(tmp_path):
     # A PostgreSQL + Redis deployment needs nothing under var/, so nothing creates it; the
     # filesystem broker and SQLite would create it and hide the fault, so neither is used here.
@@ -58,6 +59,7 @@ def test_beat_starts_when_the_var_folder_does_not_exist(tmp_path):
     assert any(var.glob("celerybeat-schedule*")), output[-3000:]
 
 
+@pytest.mark.slow
 def test_beat_falls_back_to_a_temporary_folder_with_a_warning(tmp_path):
     from rollout_site.settings import _beat_schedule_filename
 

@@ -2,6 +2,7 @@
 on the configured broker (Redis in CI, the filesystem transport locally), pairs in the database."""
 
 import openai
+import pytest
 
 from comparisons.models import ShadowPair
 from registry.models import ShadowJob
@@ -13,6 +14,7 @@ from traffic.routing import invalidate_local
 from traffic.tokens import token_create
 
 
+@pytest.mark.slow
 def test_a_real_worker_turns_gateway_traffic_into_pairs(live, simulated):
     baseline = simulated("sim-chat-2025-06-01", "baseline")
     candidate = simulated("sim-chat-2025-10-01", "candidate")

@@ -40,19 +40,21 @@ def db_now() -> datetime:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT clock_timestamp()")
-            return cursor.fetchone()[0]
+            now: datetime = cursor.fetchone()[0]
+            return now
         cursor.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
         return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
 
 
-def snapshot(obj: models.Model, exclude: tuple[str, ...] = ()) -> dict:
+def snapshot(obj: models.Model, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """A JSON-ready picture of one row's fields (foreign keys as ids), for before/after."""
-    data = {}
+    data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
         if field.name in exclude:
             continue
         data[field.name] = getattr(obj, field.attname)
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    plain: dict[str, Any] = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return plain
 
 
 def actor_label(actor: Any) -> str:
@@ -109,8 +111,8 @@ def audit_record(
     actor: Any,
     action: str,
     obj: models.Model,
-    before: dict | None,
-    after: dict | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
     reason: str = "",
     feature_key: str = "",
 ) -> AuditEvent:

@@ -91,6 +91,7 @@ def _aim(case, world: World) -> None:
 # The pytest plugin's lazy loader (schemathesis.pytest.from_fixture) does not run on pytest 9,
 # and one live server for all operations keeps the run short: the test builds each operation's
 # Hypothesis strategy itself (valid and invalid cases) and reports every operation that fails.
+@pytest.mark.slow
 def test_the_api_keeps_its_contract(api_schema, world):
     documented = build_schema()["paths"]
     failures = []

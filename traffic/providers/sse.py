@@ -12,6 +12,7 @@ buffered until complete; nothing here does I/O.
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from traffic.providers.base import (
     ERROR_TEXT_LIMIT,
@@ -36,7 +37,7 @@ class StreamSummary:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    tool_calls: dict[int, dict] = field(default_factory=dict)
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     done: bool = False  # `data: [DONE]` seen
     error_kind: ErrorKind = ErrorKind.NONE
     error: str = ""
@@ -92,7 +93,7 @@ class StreamSummary:
         if isinstance(payload, dict):
             self._chunk(payload)
 
-    def _chunk(self, payload: dict) -> None:
+    def _chunk(self, payload: dict[str, Any]) -> None:
         usage = payload.get("usage")
         if isinstance(usage, dict):
             self.prompt_tokens = optional_int(usage.get("prompt_tokens"))
@@ -115,7 +116,7 @@ class StreamSummary:
                 if isinstance(call, dict):
                     self._tool_call(call)
 
-    def _tool_call(self, piece: dict) -> None:
+    def _tool_call(self, piece: dict[str, Any]) -> None:
         index = piece.get("index", 0)
         call = self.tool_calls.setdefault(
             index if isinstance(index, int) else 0,
@@ -129,7 +130,7 @@ class StreamSummary:
                 if isinstance(function.get(key), str):
                     call["function"][key] += function[key]
 
-    def _provider_error(self, payload: dict) -> None:
+    def _provider_error(self, payload: dict[str, Any]) -> None:
         error = payload.get("error")
         if isinstance(error, dict):
             message = error.get("message") or error.get("type") or json.dumps(error)
