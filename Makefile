@@ -61,3 +61,4 @@ bench: install-dev
 	$(BIN)/python bench/bench_shadow.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_review.py
+	$(BIN)/python bench/bench_pair_page.py

@@ -41,6 +41,21 @@ class ShadowPair(models.Model):
     # How many reviewers should label it (2 for the agreement sample), and how many have.
     labels_wanted = models.PositiveSmallIntegerField(default=1)
     label_count = models.PositiveSmallIntegerField(default=0)
+    # Identical pairs (same input, outputs and errors) share this hash (comparisons/grouping.py),
+    # computed when the pair is scored: a reviewer labels one and the label covers the others of
+    # the same rollout.
+    group_key = models.CharField(max_length=64, blank=True, default="")
+    # Issue 8 flags (comparisons/metrics.py): the baseline's tool calls and both finish reasons,
+    # copied from the request log when the pair is made, since the log may be purged.
+    baseline_tool_calls = models.JSONField(default=list, blank=True)
+    baseline_finish_reason = models.CharField(max_length=32, blank=True, default="")
+    candidate_finish_reason = models.CharField(max_length=32, blank=True, default="")
+    # The review queue's order, highest first (comparisons/flags.py priority_score).
+    priority = models.IntegerField(default=0)
+    # The diff (marks as character ranges, mode, reason when none is shown) and the sanitised
+    # Markdown HTML of both outputs, computed once (comparisons/services/diffs.py) since a 15 KB
+    # pair costs ~1 s to diff; recomputed when empty or of an older version.
+    diff = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -51,12 +66,19 @@ class ShadowPair(models.Model):
         indexes = [
             # Pair lists of one rollout, newest first.
             models.Index(fields=["rollout", "-id"], name="comparisons_pair_rollout_idx"),
-            # The review queue: queued pairs still short of labels, flagged first, oldest first.
+            # The review queue: queued pairs still short of labels, highest priority first,
+            # then oldest first (comparisons/services/review.py queue_for).
             models.Index(
-                F("flagged").desc(),
+                F("priority").desc(),
                 F("id"),
                 condition=Q(queued=True) & Q(label_count__lt=F("labels_wanted")),
                 name="comparisons_pair_queue_idx",
+            ),
+            # The identical pairs of one rollout that a label also covers.
+            models.Index(
+                fields=["rollout", "group_key"],
+                condition=~Q(group_key=""),
+                name="comparisons_pair_group_idx",
             ),
         ]
 
@@ -85,6 +107,11 @@ class Label(models.Model):
     comment = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # Set on the copies a label makes on the identical pairs of its rollout (group_key): they
+    # follow the original's edits and go with its undo.
+    covered_by = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="copies"
+    )
 
     class Meta:
         constraints = [
@@ -120,3 +147,39 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pair_id} for {self.reviewer_id} until {self.expires:%H:%M}"
+
+
+class Adjudication(models.Model):
+    """The final verdict on a pair whose reviewers disagreed, recorded by a third person (not one
+    of its labellers). It replaces the disagreement in the statistics; the labels stay as they
+    were. One per pair: the unique pair is what makes the second of two racing adjudicators
+    lose (comparisons/services/adjudication.py)."""
+
+    pair = models.OneToOneField(ShadowPair, on_delete=models.CASCADE, related_name="adjudication")
+    adjudicator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # In candidate terms, like Label.verdict, whatever sides the adjudicator saw.
+    verdict = models.CharField(max_length=10, choices=Label.Verdict.choices)
+    note = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verdict__in=["better", "same", "worse", "both_bad"]),
+                name="comparisons_adjudication_verdict_known",
+            ),
+            # The note is the reason the verdict stands: an adjudication without one is refused.
+            models.CheckConstraint(
+                condition=~Q(note=""), name="comparisons_adjudication_note_given"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjudication of {self.pair_id}: {self.verdict}"
+
+
+# Import batches and replay runs (issue 8) live in their own module; imported here so Django
+# registers them with this app.
+from comparisons.batches import ImportBatch, ImportedPair, ReplayRun  # noqa: E402, F401

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from comparisons.services import retention
+from comparisons.services.replay import replay_step
 from comparisons.services.shadow import shadow_job_run, shadow_sweep
 from traffic.outbox import nudge
 
@@ -31,3 +32,11 @@ def sweep_shadow_jobs() -> int:
 @shared_task
 def purge_expired() -> dict:
     return retention.purge_expired()
+
+
+# acks_late: the run's cursor (compare-and-set) makes a redelivery harmless. One message
+# replays a chunk and sends the next, so no message runs near the task time limit.
+@shared_task(name="comparisons.tasks.run_replay", acks_late=True, reject_on_worker_lost=True)
+def run_replay(run_id: int) -> None:
+    if replay_step(run_id=run_id):
+        run_replay.apply_async((run_id,))

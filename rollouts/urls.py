@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import audit, features, rollouts
+from .views import audit, features, imports, rollouts
 
 urlpatterns = [
     path("", features.home, name="home"),
@@ -8,7 +8,14 @@ urlpatterns = [
     path("features/<slug:key>/", features.feature_detail, name="feature_detail"),
     path("rollouts/", rollouts.rollout_list, name="rollout_list"),
     path("rollouts/new/", rollouts.rollout_new, name="rollout_new"),
+    path("rollouts/offline/new/", imports.offline_new, name="offline_new"),
     path("rollouts/<uuid:code>/", rollouts.rollout_detail, name="rollout_detail"),
+    # Before rollout_act, whose <slug:action> would take "import" and "replay".
+    path("rollouts/<uuid:code>/import/", imports.import_upload, name="import_upload"),
+    path("rollouts/<uuid:code>/import/confirm/", imports.import_confirm, name="import_confirm"),
+    path("rollouts/<uuid:code>/replay/", imports.replay_new, name="replay_new"),
+    path("replays/<uuid:code>/", imports.replay_detail, name="replay_detail"),
+    path("replays/<uuid:code>/resume/", imports.replay_resume, name="replay_resume"),
     path("rollouts/<uuid:code>/<slug:action>/", rollouts.rollout_act, name="rollout_act"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/served/", audit.audit_served, name="audit_served"),

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from rollouts.views import api_rollouts
+from rollouts.views import api_pairs, api_rollouts
 from traffic.urls_api import urlpatterns as traffic_patterns
 
 urlpatterns = [
     *traffic_patterns,
     path("rollouts/<uuid:code>", api_rollouts.rollout_detail, name="api_rollout"),
     path("rollouts/<uuid:code>/rollback", api_rollouts.rollback, name="api_rollback"),
+    path("rollouts/<uuid:code>/pairs", api_pairs.import_pairs, name="api_import_pairs"),
 ]

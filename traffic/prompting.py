@@ -1,6 +1,11 @@
-"""Turning a config and a request into the messages a provider receives."""
+"""Turning a config and a request into the call a provider receives."""
+
+from collections.abc import Mapping
+from typing import Any
 
 from traffic.assignment import ConfigView
+from traffic.passthrough import call_params
+from traffic.providers import ProviderCall
 
 
 class _Keep(dict):
@@ -21,3 +26,23 @@ def render_messages(config: ConfigView, messages: list[dict], variables: dict) -
     return [{"role": "system", "content": system}] + [
         m for m in messages if m.get("role") != "system"
     ]
+
+
+def provider_call(
+    config: ConfigView,
+    *,
+    messages: list[dict],
+    variables: dict,
+    request_params: Mapping[str, Any],
+) -> ProviderCall:
+    """The one way a config and a request become a provider call: the gateway's served call,
+    the shadow run and a replay build it here, so the three cannot drift apart."""
+    return ProviderCall(
+        api_style=config.provider.api_style,
+        base_url=config.provider.base_url,
+        api_key_env=config.provider.api_key_env,
+        timeout=config.provider.timeout,
+        model_id=config.model_id,
+        messages=render_messages(config, messages, variables),
+        params=call_params(config_params=config.params, request_params=request_params),
+    )

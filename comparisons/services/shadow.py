@@ -17,8 +17,7 @@ from comparisons.services.scoring import score_pair
 from registry.models import RequestLog, ShadowJob
 from registry.services.audit import db_now
 from traffic.assignment import CANDIDATE
-from traffic.passthrough import call_params
-from traffic.prompting import render_messages
+from traffic.prompting import provider_call
 from traffic.providers import CallResult, ProviderCall, call
 from traffic.redaction import feature_redactor
 from traffic.requestlog import raw_input_purge, raw_input_release, redact_json
@@ -134,14 +133,11 @@ def shadow_job_run(
     config = config_view(job.config)
     result = _leased_call(
         job,
-        ProviderCall(
-            api_style=config.provider.api_style,
-            base_url=config.provider.base_url,
-            api_key_env=config.provider.api_key_env,
-            timeout=config.provider.timeout,
-            model_id=config.model_id,
-            messages=render_messages(config, request.raw_messages, request.raw_variables or {}),
-            params=call_params(config_params=config.params, request_params=request.params),
+        provider_call(
+            config,
+            messages=request.raw_messages,
+            variables=request.raw_variables or {},
+            request_params=request.params,
         ),
         transport=transport,
     )
@@ -196,6 +192,16 @@ def _store_pair(job: ShadowJob, request: RequestLog, result: CallResult) -> Shad
         candidate_tool_calls=(
             request.tool_calls if served_candidate else redact_json(result.tool_calls, redact)
         ),
+        # Kept on the pair for the flags: the request log may be purged before a re-score.
+        baseline_tool_calls=(
+            redact_json(result.tool_calls, redact) if served_candidate else request.tool_calls
+        ),
+        baseline_finish_reason=(
+            (result.finish_reason or "") if served_candidate else request.finish_reason
+        )[:32],
+        candidate_finish_reason=(
+            request.finish_reason if served_candidate else (result.finish_reason or "")
+        )[:32],
     )
     score_pair(
         pair,

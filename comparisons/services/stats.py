@@ -1,39 +1,65 @@
-"""Review statistics of one rollout: the single source for the rollout page and, later, the
-approval page."""
+"""Review statistics of one rollout, counted per pair: the single source for the rollout page
+and, later, the approval page.
+
+A pair is the unit of evidence, not a label: a pair labelled twice is one observation, not two.
+Each labelled pair gets one outcome (`pair_outcomes`):
+  - an adjudicated verdict, when a third person settled it (it wins over the labels);
+  - the agreed verdict, when every label on it says the same;
+  - the single label's verdict, when only one reviewer labelled it;
+  - otherwise a *disagreement*, awaiting adjudication: shown and counted as such, never as a
+    verdict, so it cannot tilt a rate either way until someone decides it.
+Every rate is over the pairs with a verdict, and carries both n pairs and n labels.
+"""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import krippendorff
 import numpy as np
+from django.db.models import QuerySet
 from scipy.stats import binomtest
 
-from comparisons.models import Label, ShadowPair
+from comparisons.models import Adjudication, Label, ShadowPair
 from registry.models import Rollout
 
 VERDICTS = [v for v, _ in Label.Verdict.choices]
 # The rollout page lists the newest critical findings; the pair list filters the rest.
 CRITICAL_SHOWN = 50
+# Agreement (Cohen's kappa, Krippendorff's alpha) is shown only from this many pairs labelled by
+# two or more reviewers. Below it the page says "too few" with the n: with 2 pairs both statistics
+# are 1.0 or undefined by chance alone (one disagreement in 10 pairs already moves kappa by
+# ~0.2), so a number would read as evidence it is not.
+AGREEMENT_MIN_PAIRS = 10
+
+
+class Source:
+    """Where a pair's verdict comes from."""
+
+    SINGLE = "single"
+    AGREED = "agreed"
+    ADJUDICATED = "adjudicated"
+    DISAGREEMENT = "disagreement"  # no verdict: awaiting adjudication
 
 
 @dataclass(frozen=True)
 class Rate:
     count: int
-    total: int
+    total: int  # pairs with a verdict (the denominator)
     low: float  # 95% Wilson interval
     high: float
+    labels: int = 0  # labels behind those pairs, shown next to n pairs
 
     @property
     def rate(self) -> float:
         return self.count / self.total if self.total else 0.0
 
 
-def wilson(count: int, total: int) -> Rate:
+def wilson(count: int, total: int, *, labels: int = 0) -> Rate:
     if total == 0:
-        return Rate(0, 0, 0.0, 1.0)
+        return Rate(0, 0, 0.0, 1.0, labels)
     interval = binomtest(count, total).proportion_ci(confidence_level=0.95, method="wilson")
-    return Rate(count, total, round(interval.low, 4), round(interval.high, 4))
+    return Rate(count, total, round(interval.low, 4), round(interval.high, 4), labels)
 
 
 def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
@@ -67,18 +93,50 @@ def krippendorff_alpha(ratings: list[list[str]]) -> float | None:
     )
 
 
+@dataclass(frozen=True)
+class PairOutcome:
+    pair_id: int
+    source: str  # a Source value
+    verdict: str | None  # None for a disagreement
+    labels: tuple[str, ...]  # the labels' verdicts, oldest first
+    dimensions: frozenset[str]  # tagged by any of its labels
+    decided: datetime  # when the verdict (or the disagreement) came about
+
+
+@dataclass(frozen=True)
+class Agreement:
+    pairs: int  # pairs labelled by two or more reviewers
+    minimum: int
+    kappa: float | None  # None below the minimum, or when undefined
+    alpha: float | None
+
+    @property
+    def too_few(self) -> bool:
+        return self.pairs < self.minimum
+
+
 @dataclass
 class ReviewStats:
     labels: int
     pairs_labelled: int
+    pairs_with_verdict: int
+    by_source: dict[str, int]  # Source value -> pairs
     verdicts: dict[str, Rate]
     by_dimension: dict[str, dict[str, Rate]]
     critical: list[Label]
-    kappa: float | None
-    alpha: float | None
-    double_labelled: int
+    agreement: Agreement
     throughput: dict[str, int]  # reviewer -> labels
-    per_day: dict[date, Counter] = field(default_factory=dict)
+    per_day: dict[date, Counter] = field(default_factory=dict)  # verdicts decided that day
+    worse_cumulative: list[tuple[date, Rate]] = field(default_factory=list)
+
+    @property
+    def disagreements(self) -> int:
+        """Pairs whose reviewers disagree and that nobody has adjudicated yet."""
+        return self.by_source.get(Source.DISAGREEMENT, 0)
+
+    @property
+    def double_labelled(self) -> int:
+        return self.agreement.pairs
 
     @property
     def win(self) -> Rate:
@@ -89,56 +147,142 @@ class ReviewStats:
         return self.verdicts["worse"]
 
 
-def rollout_review_stats(rollout: Rollout) -> ReviewStats:
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _judgements(rollout: Rollout) -> QuerySet[Label]:
+    """The labels that are judgements of their own. A label copied onto identical pairs
+    (comparisons/grouping.py, `covered_by`) repeats one judgement, so an identical group counts
+    once: as many pairs as the reviewer actually read, never inflated n or agreement."""
+    return Label.objects.filter(pair__rollout=rollout, covered_by__isnull=True)
+
+
+def pair_outcomes(rollout: Rollout) -> dict[int, PairOutcome]:
+    """One outcome per labelled pair of the rollout (see the module docstring)."""
     # Only the columns the figures need: a label row, not its pair's two full outputs.
-    rows = list(
-        Label.objects.filter(pair__rollout=rollout)
+    rows = (
+        _judgements(rollout)
         .order_by("id")
-        .values_list("pair_id", "verdict", "dimensions", "created", "reviewer__username")
+        .values_list("pair_id", "verdict", "dimensions", "created")
     )
-    total = len(rows)
-    counts = Counter(verdict for _, verdict, _, _, _ in rows)
-    verdicts = {v: wilson(counts[v], total) for v in VERDICTS}
+    labels: dict[int, list[tuple[str, list[str], datetime]]] = defaultdict(list)
+    for pair_id, given, dims, created in rows:
+        labels[pair_id].append((given, dims or [], created))
+    adjudicated = {
+        pair_id: (verdict, created)
+        for pair_id, verdict, created in Adjudication.objects.filter(
+            pair__rollout=rollout
+        ).values_list("pair_id", "verdict", "created")
+    }
+    out: dict[int, PairOutcome] = {}
+    for pair_id, items in labels.items():
+        verdicts = tuple(v for v, _, _ in items)
+        dims = frozenset(d for _, ds, _ in items for d in ds)
+        # The verdict exists from the label that completed it (a later label could have broken it).
+        latest = max(created for _, _, created in items)
+        verdict: str | None
+        if pair_id in adjudicated:
+            verdict, decided = adjudicated[pair_id]
+            source: str = Source.ADJUDICATED
+        elif len(set(verdicts)) == 1:
+            verdict, decided = verdicts[0], latest
+            source = Source.SINGLE if len(verdicts) == 1 else Source.AGREED
+        else:
+            verdict, decided, source = None, latest, Source.DISAGREEMENT
+        out[pair_id] = PairOutcome(pair_id, source, verdict, verdicts, dims, decided)
+    # An adjudication whose labels were since undone still stands: it was a decision on the pair.
+    for pair_id, (verdict, decided) in adjudicated.items():
+        if pair_id not in out:
+            out[pair_id] = PairOutcome(
+                pair_id, Source.ADJUDICATED, verdict, (), frozenset(), decided
+            )
+    return out
+
+
+def _rates(outcomes: list[PairOutcome]) -> dict[str, Rate]:
+    decided = [o for o in outcomes if o.verdict is not None]
+    counts = Counter(o.verdict for o in decided)
+    labels = sum(len(o.labels) for o in decided)
+    return {v: wilson(counts[v], len(decided), labels=labels) for v in VERDICTS}
+
+
+def _worse_cumulative(outcomes: list[PairOutcome]) -> list[tuple[date, Rate]]:
+    """Candidate-worse rate over the pairs decided up to each day, with its interval.
+
+    Built from today's outcomes, dated when each was decided: a pair whose second label broke the
+    agreement leaves the series, so the line is what the current evidence says about each day.
+    """
+    per_day: dict[date, list[PairOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.verdict is not None:
+            per_day[_day(outcome.decided)].append(outcome)
+    points, worse, total, labels = [], 0, 0, 0
+    for day in sorted(per_day):
+        worse += sum(o.verdict == Label.Verdict.WORSE for o in per_day[day])
+        total += len(per_day[day])
+        labels += sum(len(o.labels) for o in per_day[day])
+        points.append((day, wilson(worse, total, labels=labels)))
+    return points
+
+
+def rollout_review_stats(
+    rollout: Rollout, *, agreement_min_pairs: int = AGREEMENT_MIN_PAIRS
+) -> ReviewStats:
+    outcomes = list(pair_outcomes(rollout).values())
+    decided = [o for o in outcomes if o.verdict is not None]
     by_dimension = {}
     for dimension in Label.DIMENSIONS:
-        sub = Counter(verdict for _, verdict, dims, _, _ in rows if dimension in dims)
-        if sub:
-            tagged = sum(sub.values())
-            by_dimension[dimension] = {v: wilson(sub[v], tagged) for v in VERDICTS}
-    per_pair: dict[int, list[str]] = defaultdict(list)
+        tagged = [o for o in decided if dimension in o.dimensions]
+        if tagged:
+            by_dimension[dimension] = _rates(tagged)
     per_day: dict[date, Counter] = defaultdict(Counter)
-    for pair_id, verdict, _, created, _ in rows:
-        per_pair[pair_id].append(verdict)
-        per_day[created.date()][verdict] += 1
-    two = [(r[0], r[1]) for r in per_pair.values() if len(r) == 2]
+    for outcome in decided:
+        per_day[_day(outcome.decided)][outcome.verdict] += 1
+    multi = [list(o.labels) for o in outcomes if len(o.labels) >= 2]
+    enough = len(multi) >= agreement_min_pairs
+    # Kappa compares two ratings per pair: the first two labels of each pair labelled twice or
+    # more. Alpha takes every label.
+    agreement = Agreement(
+        pairs=len(multi),
+        minimum=agreement_min_pairs,
+        kappa=cohen_kappa([(r[0], r[1]) for r in multi]) if enough else None,
+        alpha=krippendorff_alpha(multi) if enough else None,
+    )
     critical = (
-        Label.objects.filter(pair__rollout=rollout, critical=True)
+        _judgements(rollout)
+        .filter(critical=True)
         .select_related("reviewer", "pair")
         .only("verdict", "dimensions", "comment", "reviewer__username", "pair__code")
         .order_by("-id")[:CRITICAL_SHOWN]
     )
+    throughput = Counter(_judgements(rollout).values_list("reviewer__username", flat=True))
     return ReviewStats(
-        labels=total,
-        pairs_labelled=len(per_pair),
-        verdicts=verdicts,
+        labels=sum(len(o.labels) for o in outcomes),
+        pairs_labelled=sum(bool(o.labels) for o in outcomes),
+        pairs_with_verdict=len(decided),
+        by_source=dict(Counter(o.source for o in outcomes)),
+        verdicts=_rates(outcomes),
         by_dimension=by_dimension,
         critical=list(critical),
-        kappa=cohen_kappa(two),
-        alpha=krippendorff_alpha(list(per_pair.values())),
-        double_labelled=sum(len(r) >= 2 for r in per_pair.values()),
-        throughput=dict(Counter(row[4] for row in rows).most_common()),
+        agreement=agreement,
+        throughput=dict(throughput.most_common()),
         per_day=dict(sorted(per_day.items())),
+        worse_cumulative=_worse_cumulative(outcomes),
     )
 
 
 def similarity_values(rollout: Rollout) -> dict[str, list[float]]:
-    """Similarity of labelled pairs by verdict, for the distribution chart."""
+    """Similarity of pairs by their verdict (one value per pair, disagreements apart), plus the
+    unlabelled pairs, for the distribution chart."""
+    outcomes = pair_outcomes(rollout)
     out: dict[str, list[float]] = defaultdict(list)
-    rows = Label.objects.filter(pair__rollout=rollout, pair__similarity__isnull=False)
-    for verdict, similarity in rows.values_list("verdict", "pair__similarity"):
+    rows = ShadowPair.objects.filter(pk__in=list(outcomes), similarity__isnull=False)
+    for pair_id, similarity in rows.values_list("id", "similarity"):
         if similarity is not None:
-            out[verdict].append(similarity)
+            out[outcomes[pair_id].verdict or Source.DISAGREEMENT].append(similarity)
     unlabelled = ShadowPair.objects.filter(rollout=rollout, label_count=0, similarity__isnull=False)
+    unlabelled = unlabelled.filter(adjudication__isnull=True)
     out["unlabelled"] = [
         s for s in unlabelled.values_list("similarity", flat=True)[:5000] if s is not None
     ]

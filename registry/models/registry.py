@@ -323,11 +323,30 @@ class Feature(models.Model):
         help_text="The feature's tool calls have side effects: shadow answers that call tools "
         "are recorded, never executed.",
     )
-    # Pairs whose word-level similarity falls below this are flagged for review.
+    # Only short label-like outputs are flagged on similarity: free text is rewritten on every
+    # upgrade, so there similarity only ranks the queue (comparisons/metrics.py).
     flag_similarity_below = models.FloatField(
         default=0.5,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Flag shadow pairs whose word similarity (0-1) is below this.",
+        help_text="Flag short label-like answers (one line, up to 5 words) whose word "
+        "similarity (0-1) is below this. Longer answers are ranked by similarity, not "
+        "flagged.",
+    )
+    # Pairs whose candidate/baseline length (characters) falls outside these bounds are flagged
+    # (comparisons/metrics.py, flag "length_ratio").
+    flag_length_ratio_min = models.FloatField(
+        "flag length ratio below",
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Flag shadow pairs whose candidate is shorter than this share of the baseline "
+        "(0-1; 0.5 = half as long).",
+    )
+    flag_length_ratio_max = models.FloatField(
+        "flag length ratio above",
+        default=2.0,
+        validators=[MinValueValidator(1.0)],
+        help_text="Flag shadow pairs whose candidate is longer than this multiple of the "
+        "baseline (at least 1; 2 = twice as long).",
     )
     # Assignment hashes (salt, unit key); a per-feature salt keeps features independent.
     salt = models.CharField(max_length=32, default=_new_salt, editable=False)
@@ -344,6 +363,11 @@ class Feature(models.Model):
             models.CheckConstraint(
                 condition=~Q(previous_config=F("served_config")),
                 name="rollouts_feature_previous_differs",
+            ),
+            models.CheckConstraint(
+                condition=Q(flag_length_ratio_min__gte=0, flag_length_ratio_min__lte=1)
+                & Q(flag_length_ratio_max__gte=1),
+                name="rollouts_feature_length_ratio_bounds",
             ),
         ]
 

@@ -18,10 +18,17 @@ class Rollout(models.Model):
         COMPLETED = "completed", "Completed"
         ROLLED_BACK = "rolled_back", "Rolled back"
         ABORTED = "aborted", "Aborted"
+        # A feature + two configs compared on imported or replayed pairs only. Never routed:
+        # it is not in ACTIVE, so routing, the one-active-per-feature rule and every
+        # transition (each names the statuses it leaves) pass it by.
+        OFFLINE = "offline", "Offline comparison"
 
     ACTIVE = (Status.DRAFT, Status.SHADOW, Status.CANARY)
     # Statuses in which production requests also run on the other config.
     SHADOWING = (Status.SHADOW, Status.CANARY)
+    # Statuses whose pairs are reviewed (and may receive imported or replayed pairs): a draft
+    # collects evidence before any live shadow traffic, an offline comparison only that.
+    REVIEWING = (Status.DRAFT, Status.SHADOW, Status.CANARY, Status.OFFLINE)
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="rollouts")
@@ -71,6 +78,11 @@ class Rollout(models.Model):
                 condition=Q(status="canary") | Q(candidate_bp=0),
                 name="rollouts_rollout_served_only_in_canary",
             ),
+            # An offline comparison routes nothing: no serving share, no shadow sampling.
+            models.CheckConstraint(
+                condition=~Q(status="offline") | Q(candidate_bp=0, shadow_sample_bp=0),
+                name="rollouts_rollout_offline_routes_nothing",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -79,6 +91,10 @@ class Rollout(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def is_offline(self) -> bool:
+        return self.status == self.Status.OFFLINE
 
     @property
     def candidate_percent(self) -> float:

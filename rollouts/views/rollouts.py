@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from plotly.utils import PlotlyJSONEncoder
 
-from comparisons.charts import similarity_figure, verdicts_over_time_figure
+from comparisons.charts import similarity_figure, verdicts_over_time_figure, worse_rate_figure
 from comparisons.models import ShadowPair
 from comparisons.services.stats import rollout_review_stats, similarity_values
 from registry.errors import DomainError
@@ -118,6 +118,7 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
     stats = rollout_review_stats(rollout)
     charts = {
         "verdicts": verdicts_over_time_figure(stats.per_day).to_plotly_json(),
+        "worse": worse_rate_figure(stats.worse_cumulative).to_plotly_json(),
         "similarity": similarity_figure(similarity_values(rollout)).to_plotly_json(),
     }
     return render(
@@ -125,6 +126,7 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
         "rollouts/rollout_detail.html",
         {
             "rollout": rollout,
+            "reviewing_statuses": Rollout.REVIEWING,
             "jobs": jobs,
             "days": days,
             "pairs": ShadowPair.objects.filter(rollout=rollout).count(),

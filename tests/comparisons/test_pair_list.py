@@ -9,7 +9,8 @@ def labelled(make_pair, cast):
     json_break = make_pair(
         baseline='{"intent": "bug"}', candidate='```json\n{"intent": "bug"}\n```'
     )
-    chatty = make_pair(candidate="Ooh what a lovely question, let me tell you everything!")
+    # Flagged for its length (issue 8: a merely dissimilar free-text answer is not flagged).
+    chatty = make_pair(candidate="Ooh what a lovely question, let me tell you everything! " * 3)
     review.label_save(
         pair=json_break, reviewer=cast["reviewer"], data=review.LabelInput("both_bad", ("format",))
     )

@@ -141,7 +141,7 @@ def test_retention_purges_old_logs_and_their_pairs(shadowing, settings):
     long_ago = db_now() - timedelta(days=31)
     RequestLog.objects.filter(request_id="old").update(created=long_ago)
     ShadowPair.objects.update(created=long_ago)
-    assert purge_expired() == {"request_logs": 1, "pairs": 1}
+    assert purge_expired() == {"request_logs": 1, "pairs": 1, "staged_imports": 0}
     assert list(RequestLog.objects.values_list("request_id", flat=True)) == ["new"]
 
 
@@ -149,15 +149,17 @@ def test_retention_keeps_pairs_that_carry_labels(shadowing, settings, cast):
     from comparisons.services import review
 
     settings.REQUEST_LOG_RETENTION_DAYS = 30
+    # Two different answers: identical pairs share one label (comparisons/grouping.py).
     for request_id in ("kept", "gone"):
         job = _ingest(request_id)
-        shadow_job_run(job_id=job.pk, transport=httpx.MockTransport(lambda r: _openai_answer("x")))
+        answer = _openai_answer(f"answer for {request_id}")
+        shadow_job_run(job_id=job.pk, transport=httpx.MockTransport(lambda r, a=answer: a))
     kept = ShadowPair.objects.get(request_key="kept")
     review.label_save(pair=kept, reviewer=cast["reviewer"], data=review.LabelInput("same"))
     long_ago = db_now() - timedelta(days=31)
     RequestLog.objects.update(created=long_ago)
     ShadowPair.objects.update(created=long_ago)
-    assert purge_expired() == {"request_logs": 2, "pairs": 1}
+    assert purge_expired() == {"request_logs": 2, "pairs": 1, "staged_imports": 0}
     assert list(ShadowPair.objects.values_list("request_key", flat=True)) == ["kept"]
 
 

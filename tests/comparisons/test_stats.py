@@ -42,8 +42,12 @@ def test_krippendorff_alpha_on_a_known_case():
 
 
 def test_rollout_stats_count_verdicts_dimensions_criticals_and_agreement(make_pair, cast):
+    # Updated for issue 8: this test used to expect label counts (same 4 / both_bad 4 of 8
+    # labels) and kappa 0.0 from 4 pairs; that was the bug. Now: one verdict per pair, the two
+    # disagreements left out until adjudicated, and agreement below the minimum is "too few".
     second = _make_user("reviewer2", Role.REVIEWER)
-    pairs = [make_pair(labels_wanted=2) for _ in range(4)]
+    # Distinct inputs: identical pairs share their labels (review grouping).
+    pairs = [make_pair(labels_wanted=2, user_text=f"Question {i}?") for i in range(4)]
     choices = [
         ("same", "same"),
         ("both_bad", "both_bad"),
@@ -59,10 +63,15 @@ def test_rollout_stats_count_verdicts_dimensions_criticals_and_agreement(make_pa
         review.label_save(pair=pair, reviewer=second, data=review.LabelInput(theirs))
     stats = rollout_review_stats(pairs[0].rollout)
     assert stats.labels == 8 and stats.pairs_labelled == 4 and stats.double_labelled == 4
-    assert (stats.verdicts["same"].count, stats.verdicts["both_bad"].count) == (4, 4)
-    assert stats.by_dimension["tone"]["both_bad"].count == 2
+    assert stats.pairs_with_verdict == 2 and stats.disagreements == 2
+    assert (stats.verdicts["same"].count, stats.verdicts["both_bad"].count) == (1, 1)
+    assert stats.verdicts["same"].total == 2 and stats.verdicts["same"].labels == 4
+    assert stats.by_dimension["tone"]["both_bad"].count == 1
     assert len(stats.critical) == 2
-    assert stats.kappa == 0.0  # agreed on half, as chance predicts with 50/50 marginals
+    assert stats.agreement.too_few and stats.agreement.kappa is None
+    # With the minimum lowered, the same data gives the kappa it always did.
+    lowered = rollout_review_stats(pairs[0].rollout, agreement_min_pairs=4)
+    assert lowered.agreement.kappa == 0.0  # agreed on half, as chance predicts (50/50)
     assert stats.throughput == {"reviewer": 4, "reviewer2": 4}
 
 

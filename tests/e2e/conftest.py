@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, User
 
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -49,3 +50,18 @@ def page(browser):
     page.dialogs = dialogs
     yield page
     context.close()
+
+
+@pytest.fixture
+def reviewer_login(live):
+    user = User.objects.create_user("rita", password="rita-review-pass")
+    user.groups.add(Group.objects.get_or_create(name="Reviewer")[0])
+
+    def login(page):
+        page.goto(f"{live.url}/login/?next=/review/")
+        page.fill("#id_username", "rita")
+        page.fill("#id_password", "rita-review-pass")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live.url}/review/")
+
+    return user, login

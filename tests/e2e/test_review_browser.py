@@ -1,27 +1,11 @@
 """A reviewer labels pairs in a real browser, with the keyboard only."""
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from comparisons.models import Label
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def reviewer_login(live):
-    user = User.objects.create_user("rita", password="rita-review-pass")
-    user.groups.add(Group.objects.get_or_create(name="Reviewer")[0])
-
-    def login(page):
-        page.goto(f"{live.url}/login/?next=/review/")
-        page.fill("#id_username", "rita")
-        page.fill("#id_password", "rita-review-pass")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live.url}/review/")
-
-    return user, login
 
 
 def _current_code(page) -> str:

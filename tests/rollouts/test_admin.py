@@ -58,6 +58,8 @@ def test_switching_a_feature_in_the_admin_needs_a_reason_and_is_audited(
         "redact_cards": "on",
         "redact_custom": "[]",
         "flag_similarity_below": "0.5",
+        "flag_length_ratio_min": "0.5",
+        "flag_length_ratio_max": "2.0",
     }
     client = client_for("admin")
     refused = client.post(url, {**data, "reason": ""})

@@ -16,8 +16,8 @@ from django.db import connection
 
 from registry.dbfaults import DB_FAULTS, RETRY_AFTER_SECONDS
 from traffic.jsonbody import BadBody, parse_json
-from traffic.passthrough import call_params, forwarded_params, replayed_params
-from traffic.prompting import render_messages
+from traffic.passthrough import forwarded_params, replayed_params
+from traffic.prompting import provider_call
 from traffic.providers import (
     CallResult,
     ErrorKind,
@@ -213,15 +213,8 @@ async def chat_completions(scope, receive, send) -> None:
     variant, config = route.choose(unit)
     variables = body.get("metadata") or {}
     forwarded = forwarded_params(request=body, config_params=config.params)
-    params = call_params(config_params=config.params, request_params=forwarded)
-    call = ProviderCall(
-        api_style=config.provider.api_style,
-        base_url=config.provider.base_url,
-        api_key_env=config.provider.api_key_env,
-        timeout=config.provider.timeout,
-        model_id=config.model_id,
-        messages=render_messages(config, body["messages"], variables),
-        params=params,
+    call = provider_call(
+        config, messages=body["messages"], variables=variables, request_params=forwarded
     )
     headers = {
         "X-Request-Id": request_id,

@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 
 from traffic.ingest import BATCH, MAX_BATCH, RECORD
 from traffic.jsonbody import MAX_BODY_BYTES, MAX_DEPTH
+from traffic.pairformat import MAX_API_RECORDS, PAIR_BATCH, PAIR_RECORD
 from traffic.requestids import MAX_LENGTH, PATTERN
 from traffic.views.apiauth import api_methods
 
@@ -44,8 +45,12 @@ ERROR = {
         "field": {"type": "string", "description": "The field, parameter or header to fix"},
         "errors": {
             "type": "array",
-            "description": "Ingest: every problem found (at most 20)",
+            "description": "Ingest and pair import: every problem found (at most 20)",
             "items": {"$ref": REF + "FieldError"},
+        },
+        "error_count": {
+            "type": "integer",
+            "description": "Pair import: how many problems in all",
         },
         "error": {
             "type": "string",
@@ -130,6 +135,12 @@ def _documented_record() -> dict:
     if started is not None:
         started.setdefault("format", "date-time")
     return record
+
+
+def _documented_pair_batch() -> dict:
+    batch = copy.deepcopy(PAIR_BATCH)
+    batch["properties"]["records"]["items"] = _ref("PairRecord")
+    return batch
 
 
 def _documented_batch() -> dict:
@@ -440,6 +451,8 @@ def build_schema() -> dict:
                 "GatewayError": GATEWAY_ERROR,
                 "IngestRecord": _documented_record(),
                 "IngestBatch": _documented_batch(),
+                "PairRecord": copy.deepcopy(PAIR_RECORD),
+                "PairBatch": _documented_pair_batch(),
             },
         },
         "security": [{"token": []}],
@@ -578,6 +591,47 @@ def build_schema() -> dict:
                         "403": _err("Not a signed-in release manager (or no CSRF token)"),
                         "404": _err("No such rollout (or not of this token's features)"),
                         "409": _err("The rollout is not active"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/v1/rollouts/{code}/pairs": {
+                "post": {
+                    "summary": f"Import pairs produced elsewhere into a rollout or an offline "
+                    f"comparison: up to {MAX_API_RECORDS} records, all imported or none. A model "
+                    "id that is not pinned is imported as is and counted as `unpinned`.",
+                    "parameters": [ROLLOUT_CODE],
+                    "requestBody": _json_body(_ref("PairBatch")),
+                    "responses": {
+                        "201": _resp(
+                            "Imported: the pairs are scored and queued like shadow pairs",
+                            _obj(
+                                [
+                                    "import",
+                                    "rollout",
+                                    "records",
+                                    "pairs",
+                                    "flagged",
+                                    "queued",
+                                    "unpinned",
+                                ],
+                                **{"import": {"type": "string", "format": "uuid"}},
+                                rollout={"type": "string", "format": "uuid"},
+                                records={"type": "integer"},
+                                pairs={"type": "integer"},
+                                flagged={"type": "integer"},
+                                queued={"type": "integer"},
+                                unpinned={"type": "integer"},
+                            ),
+                        ),
+                        **BODY_ERRORS,
+                        "400": _err(
+                            "A record is refused (`field`: `records[i].name`), or a request id "
+                            "is already paired in the rollout; nothing imported"
+                        ),
+                        "403": _err("Not a token (a session may not write)"),
+                        "404": _err("No such rollout (or not of this token's features)"),
+                        "409": _err("The rollout has ended: its pairs are no longer reviewed"),
                         **COMMON,
                     },
                 }

@@ -13,17 +13,21 @@ INSERT INTO comparisons_shadowpair (
     served_variant, baseline_output, candidate_output, baseline_error, candidate_error,
     baseline_latency_ms, candidate_latency_ms, baseline_tokens, candidate_tokens,
     candidate_tool_calls, created, request_key, similarity, metrics, flags, flagged, queued,
-    labels_wanted, label_count)
+    labels_wanted, label_count, baseline_tool_calls, baseline_finish_reason,
+    candidate_finish_reason, priority)
 SELECT gen_random_uuid(), %(rollout)s, NULL,
     jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'question ' || n)),
     %(baseline)s, %(candidate)s, 'baseline',
     'Your order ' || md5(n::text) || ' ships on Monday; the refund follows within a week.',
     'Hey! Your order ' || md5((n + 1)::text) || ' ships Monday, refund soon, cheers!',
     '', '', 300, 350, 50, 55, '[]'::jsonb, now() - (%(count)s - n) * interval '1 second',
-    'gen-' || n || '-' || md5(random()::text), round(random()::numeric, 4), '{}'::jsonb,
-    CASE WHEN flagged THEN '["low_similarity"]'::jsonb ELSE '[]'::jsonb END,
-    flagged, flagged OR random() < 0.1, 1, 0
-FROM (SELECT n, random() < 0.2 AS flagged FROM generate_series(1, %(count)s) AS n) AS rows
+    'gen-' || n || '-' || md5(random()::text), sim, '{}'::jsonb,
+    CASE WHEN flagged THEN '["format_changed"]'::jsonb ELSE '[]'::jsonb END,
+    flagged, flagged OR random() < 0.1, 1, 0, '[]'::jsonb, 'stop', 'stop',
+    -- comparisons.flags.priority_score: 100 x format_changed's weight (3), then dissimilarity
+    CASE WHEN flagged THEN 300 ELSE 0 END + round(99 * (1 - sim))::int
+FROM (SELECT n, random() < 0.2 AS flagged, round(random()::numeric, 4)::float AS sim
+      FROM generate_series(1, %(count)s) AS n) AS rows
 """
 
 INSERT_LABELS = """
