@@ -340,6 +340,7 @@ def pinning_note(model_id: str, config: ModelConfig) -> str:
         self_hosted=provider.self_hosted,
         # The config's own revision vouches only for the config's own model id.
         weights_revision=version.weights_revision if model_id == version.model_id else "",
+        base_url=provider.base_url,
     )
     try:
         check_pinned(model_id, ctx)

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from registry import egress
+from registry import egress, paramrules
 from registry.pinning import FloatingAliasError, PinningContext, check_pinned
 
 ENV_VAR_NAME = RegexValidator(
@@ -141,14 +141,12 @@ class ModelVersion(models.Model):
             api_style=provider.api_style,
             self_hosted=provider.self_hosted,
             weights_revision=self.weights_revision,
+            base_url=provider.base_url,  # the host tells Azure, Bedrock, Vertex... apart
         )
         try:
             check_pinned(self.model_id.strip(), ctx)
         except FloatingAliasError as exc:
-            missing_revision = provider.self_hosted and not self.weights_revision.strip()
-            raise ValidationError(
-                {"weights_revision" if missing_revision else "model_id": str(exc)}
-            ) from None
+            raise ValidationError({exc.field: str(exc)}) from None
         if self.weights_revision and not provider.self_hosted:
             raise ValidationError(
                 {"weights_revision": "Only self-hosted providers record a weights revision."}
@@ -271,6 +269,16 @@ class ModelConfig(models.Model):
                     {"json_schema": f"Not a valid JSON schema: {exc.message}"}
                 ) from None
         version = self.model_version if self.model_version_id else None
+        if version is not None:
+            # The model's own parameter rules (registry/paramrules.py): a config its model would
+            # refuse fails every call it serves, so it is refused here, field by field.
+            problems = paramrules.config_problems(
+                model_id=version.model_id,
+                api_style=version.provider.api_style,
+                temperature=self.temperature,
+            )
+            if problems:
+                raise ValidationError(problems)
         if version and version.deprecates and version.deprecates < date.today():
             successor = f" Use its successor '{version.successor}'." if version.successor else ""
             raise ValidationError(

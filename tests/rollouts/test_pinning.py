@@ -4,7 +4,11 @@ from registry.pinning import FloatingAliasError, PinningContext, check_pinned
 
 OPENAI = PinningContext(api_style="openai_chat")
 ANTHROPIC = PinningContext(api_style="anthropic_messages")
-SELF_HOSTED = PinningContext(api_style="openai_chat", self_hosted=True, weights_revision="abc123")
+SELF_HOSTED = PinningContext(
+    api_style="openai_chat",
+    self_hosted=True,
+    weights_revision="abc1234",  # a 7-hex commit
+)
 SELF_HOSTED_NO_REV = PinningContext(api_style="openai_chat", self_hosted=True)
 
 PINNED = [

@@ -38,7 +38,9 @@ def test_a_self_hosted_version_needs_a_weights_revision(db):
         )
     assert "weights_revision" in info.value.message_dict
     version = registry.model_version_save(
-        version=ModelVersion(provider=local, model_id="llama-3.1-8b", weights_revision="sha256:ab"),
+        version=ModelVersion(
+            provider=local, model_id="llama-3.1-8b", weights_revision="sha256:" + "ab" * 32
+        ),
         actor=None,
     )
     assert version.pk

@@ -29,6 +29,7 @@ from traffic.providers.base import (
     ProviderError,
     build_result,
     client_excerpt,
+    dropped_params,
     outcome_for_exception,
     outcome_for_response,
     read_api_key,
@@ -129,6 +130,7 @@ def _finish(
     *, req: ProviderCall, outcome: Outcome, attempts: int, started: float, secret: str
 ) -> CallResult:
     result = build_result(outcome=outcome, attempts=attempts, started=started, secret=secret)
+    result.dropped_params = dropped_params(req)
     if not result.ok:
         logger.warning(
             "Provider call failed: %s model=%s status=%s (%s) after %d attempt(s): %s",

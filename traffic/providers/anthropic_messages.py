@@ -4,10 +4,15 @@ speaks, so a comparison of two models does not depend on who hosts them."""
 import json
 import time
 
+from registry.paramrules import Family, request_params_for
 from traffic.providers.base import Answer, BadResponse, ProviderCall, clean_params, optional_int
 
 API_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 1024  # Anthropic refuses a request without max_tokens; OpenAI has no such rule
+# Anthropic refuses a request without max_tokens (OpenAI has no such rule). A config without
+# one still runs, capped here rather than refused at save time: configs written for OpenAI and
+# calls ingested without a config limit must not fail every Anthropic call, and a capped answer
+# shows as finish_reason "length" on the pair, where a reviewer sees it.
+DEFAULT_MAX_TOKENS = 1024
 
 # Anthropic's stop reasons in OpenAI's vocabulary. Unknown future reasons pass through unchanged
 # rather than being guessed.
@@ -20,7 +25,8 @@ FINISH_REASONS = {
 }
 
 # Sampling parameters with the same meaning in both APIs. Anything else in params (e.g.
-# presence_penalty) has no Anthropic equivalent, and the API refuses unknown fields.
+# presence_penalty) has no Anthropic equivalent, and the API refuses unknown fields:
+# registry/paramrules.py drops it (and top_p beside a temperature) and the call records it.
 _SAME_NAME = ("temperature", "top_p", "top_k", "stop_sequences", "metadata")
 
 
@@ -29,7 +35,7 @@ def build_request(*, req: ProviderCall, api_key: str) -> tuple[str, dict[str, st
     headers = {"anthropic-version": API_VERSION}
     if api_key:
         headers["x-api-key"] = api_key
-    params = clean_params(req.params)
+    params, _ = request_params_for(Family.ANTHROPIC, clean_params(req.params))
     system = "\n\n".join(_text(m.get("content")) for m in req.messages if m["role"] == "system")
     body: dict = {
         "model": req.model_id,

@@ -19,6 +19,7 @@ import aiohttp
 import httpx
 
 from registry.egress import key_env_problem
+from registry.paramrules import family_of, request_params_for
 
 ERROR_TEXT_LIMIT = 500
 BACKOFF_BASE = 0.25  # seconds; the n-th retry waits up to BACKOFF_BASE * 2**n (full jitter)
@@ -65,6 +66,9 @@ class CallResult:
     attempts: int
     tool_calls: list[dict]  # recorded, never executed
     body: dict | None  # the answer as an OpenAI chat.completion object
+    # Parameters of the call that its model family refuses, so they were not sent
+    # (registry/paramrules.py): a request's top_p on a reasoning candidate, for instance.
+    dropped_params: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -397,3 +401,10 @@ def optional_int(value: object) -> int | None:
 def clean_params(params: dict) -> dict:
     """Unset config fields arrive as None; sending them as null is refused by some servers."""
     return {k: v for k, v in params.items() if v is not None}
+
+
+def dropped_params(req: ProviderCall) -> tuple[str, ...]:
+    """The names the style module leaves out of this call's request: the same rule, read the
+    same way, so what is recorded is what was not sent."""
+    family = family_of(req.model_id, req.api_style)
+    return request_params_for(family, clean_params(req.params))[1]

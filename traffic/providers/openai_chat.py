@@ -1,6 +1,7 @@
 """OpenAI-compatible chat completions: OpenAI itself and the servers that copy its API (vLLM,
 Ollama, most gateways). The answer is already in the normalised shape, so it is kept as is."""
 
+from registry.paramrules import family_of, request_params_for
 from traffic.providers.base import Answer, BadResponse, ProviderCall, clean_params, optional_int
 
 # Keys of ProviderCall.params that are ours, not the API's: they are translated, never sent.
@@ -10,10 +11,12 @@ _TRANSLATED = ("response_format", "json_schema", "stream")
 def build_request(
     *, req: ProviderCall, api_key: str, stream: bool = False
 ) -> tuple[str, dict[str, str], dict]:
-    """URL, headers and JSON body of one chat completion request."""
+    """URL, headers and JSON body of one chat completion request, in the model family's form
+    (registry/paramrules.py: a reasoning model gets max_completion_tokens and none of the
+    sampling parameters it refuses; `dropped_params` says which were left out)."""
     url = req.base_url.rstrip("/") + "/chat/completions"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    params = clean_params(req.params)
+    params, _ = request_params_for(family_of(req.model_id, req.api_style), clean_params(req.params))
     body = {k: v for k, v in params.items() if k not in _TRANSLATED}
     response_format = params.get("response_format")
     if response_format == "json_object":
