@@ -37,7 +37,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 
 from comparisons.batches import STAGED_IMPORT_HOURS, ImportBatch, ImportedPair
 from comparisons.models import ShadowPair
-from comparisons.services.scoring import score_pair
+from comparisons.services.scoring import score_rollout_pair
 from registry.errors import DomainError
 from registry.models import ModelConfig, Rollout
 from registry.pinning import FloatingAliasError, PinningContext, check_pinned
@@ -421,12 +421,7 @@ def _build(rollout: Rollout, record: PairRecord) -> tuple[ShadowPair, ImportedPa
         baseline_finish_reason=data.get("baseline_finish_reason", ""),
         candidate_finish_reason=data.get("candidate_finish_reason", ""),
     )
-    score_pair(
-        pair,
-        similarity_below=rollout.feature.flag_similarity_below,
-        review_sample_bp=rollout.review_sample_bp,
-        double_review_bp=rollout.double_review_bp,
-    )
+    score_rollout_pair(pair)
     notes = [
         f"{side}: {note}"
         for side, model_id, config in (

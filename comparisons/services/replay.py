@@ -25,7 +25,7 @@ from django.db.models.functions import Now
 
 from comparisons.batches import ReplayRun
 from comparisons.models import ShadowPair
-from comparisons.services.scoring import score_pair
+from comparisons.services.scoring import score_rollout_pair
 from registry.errors import DomainError
 from registry.models import Feedback, ModelConfig, RequestLog, Rollout
 from registry.services.audit import audit_record, snapshot
@@ -182,12 +182,7 @@ def _replay_one(
         baseline_finish_reason=(base.finish_reason or "")[:32],
         candidate_finish_reason=(cand.finish_reason or "")[:32],
     )
-    score_pair(
-        pair,
-        similarity_below=rollout.feature.flag_similarity_below,
-        review_sample_bp=rollout.review_sample_bp,
-        double_review_bp=rollout.double_review_bp,
-    )
+    score_rollout_pair(pair)
     try:
         with transaction.atomic():
             pair.save()

@@ -74,3 +74,15 @@ def score_pair(
     pair.diff = diff_compute(baseline=pair.baseline_output, candidate=pair.candidate_output)  # R2
     pair.group_key = pair_group_key(pair)  # identical pairs are labelled once (R3)
     return pair
+
+
+def score_rollout_pair(pair: ShadowPair) -> ShadowPair:
+    """`score_pair` with the settings of the pair's rollout and feature: how shadow, replayed
+    and imported pairs are all scored (the caller saves)."""
+    rollout = pair.rollout
+    return score_pair(
+        pair,
+        similarity_below=rollout.feature.flag_similarity_below,
+        review_sample_bp=rollout.review_sample_bp,
+        double_review_bp=rollout.double_review_bp,
+    )

@@ -13,7 +13,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 
 from comparisons.models import ShadowPair
-from comparisons.services.scoring import score_pair
+from comparisons.services.scoring import score_rollout_pair
 from registry.models import RequestLog, ShadowJob
 from registry.services.audit import db_now
 from traffic.assignment import CANDIDATE
@@ -203,12 +203,7 @@ def _store_pair(job: ShadowJob, request: RequestLog, result: CallResult) -> Shad
             request.finish_reason if served_candidate else (result.finish_reason or "")
         )[:32],
     )
-    score_pair(
-        pair,
-        similarity_below=rollout.feature.flag_similarity_below,
-        review_sample_bp=rollout.review_sample_bp,
-        double_review_bp=rollout.double_review_bp,
-    )
+    score_rollout_pair(pair)
     try:
         with transaction.atomic():
             pair.save()
