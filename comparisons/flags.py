@@ -47,7 +47,7 @@ KINDS: dict[str, FlagKind] = {
         FlagKind(
             "refusal",
             8,
-            "This side declined to answer and the other did not (comparisons/refusals.py lists "
+            "This side declined to answer and the other did not (traffic/refusals.py lists "
             "the phrasings).",
             "{side} refused",
             sided=True,

@@ -4,7 +4,7 @@
 labels are in comparisons/flags.py). The rules, one flag each:
 
 - ``error:<side>``: that side failed and the other did not.
-- ``refusal:<side>``: that side declined and the other did not (comparisons/refusals.py).
+- ``refusal:<side>``: that side declined and the other did not (traffic/refusals.py).
 - ``truncated:<side>``: that side stopped at the token limit (finish_reason "length") and the
   other did not.
 - ``json_broken:<side>``: JSON was expected on that side (its config asks for JSON, or only the
@@ -39,7 +39,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from rapidfuzz.distance import Indel
 
-from comparisons.refusals import is_refusal, normalise_apostrophes
+from traffic.refusals import is_refusal, normalise_apostrophes
 
 __all__ = ["compare", "flags", "is_refusal", "parse_json", "structure_diff"]
 

@@ -279,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.audit_checkpoint",
         "schedule": float(env_int("AUDIT_CHECKPOINT_SECONDS", 600, minimum=10)),
     },
+    # Eval runs whose message was lost or whose worker died get a new nudge.
+    "sweep-eval-runs": {"task": "evaluations.tasks.sweep_runs", "schedule": 30.0},
+    # Retirement warnings per feature, and the model catalog when one is configured.
+    "deprecation-warnings": {"task": "rollouts.tasks.deprecation_warnings", "schedule": 86400.0},
+    "import-model-catalog": {"task": "registry.tasks.import_catalog", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -289,6 +294,19 @@ SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", False)
 ROLLBACK_PIN_DAYS = env_int("ROLLBACK_PIN_DAYS", 30, minimum=30)
 # Model versions whose deprecation date is this close are flagged (warning badge).
 DEPRECATION_WARNING_DAYS = env_int("DEPRECATION_WARNING_DAYS", 90, minimum=1)
+
+# --- Evaluations -------------------------------------------------------------------------------
+# Case calls in flight at once per provider, per worker process (the executor's semaphore).
+EVAL_PROVIDER_CONCURRENCY = env_int("EVAL_PROVIDER_CONCURRENCY", 128, minimum=1)
+# A worker's claim on a case result; a result whose worker died is claimed again once it lapses.
+EVAL_LEASE_SECONDS = env_int("EVAL_LEASE_SECONDS", 120, minimum=5)
+# The longest a single case call (with its retries) may take before it is an error.
+EVAL_CALL_DEADLINE_SECONDS = env_int("EVAL_CALL_DEADLINE_SECONDS", 90, minimum=1)
+# The model catalog (LiteLLM's model_prices_and_context_window.json format): a path or an
+# https URL read by `manage.py import_catalog` and the daily beat task; empty: the task is idle.
+MODEL_CATALOG_SOURCE = env_str("MODEL_CATALOG_SOURCE")
+# A campaign lists a feature as stalled when its rollout has not moved for this many days.
+CAMPAIGN_STALE_DAYS = env_int("CAMPAIGN_STALE_DAYS", 7, minimum=1)
 
 LOGGING = {
     "version": 1,

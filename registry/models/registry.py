@@ -5,6 +5,7 @@ import secrets
 import string
 import uuid
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -107,6 +108,17 @@ class ModelVersion(models.Model):
     successor = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="predecessors"
     )
+    # From the model catalog (registry/catalog.py) or typed in: USD per million tokens, so an
+    # eval's cost budget and the canary's cost charts have prices to work from.
+    input_price = models.DecimalField(
+        "input price (USD / 1M tokens)", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    output_price = models.DecimalField(
+        "output price (USD / 1M tokens)", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    context_window = models.PositiveIntegerField(null=True, blank=True)
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    catalog_synced = models.DateTimeField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -123,6 +135,11 @@ class ModelVersion(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(successor=F("id")), name="rollouts_modelversion_not_own_successor"
+            ),
+            models.CheckConstraint(
+                condition=(Q(input_price__isnull=True) | Q(input_price__gte=0))
+                & (Q(output_price__isnull=True) | Q(output_price__gte=0)),
+                name="rollouts_modelversion_prices_not_negative",
             ),
         ]
 
@@ -151,6 +168,16 @@ class ModelVersion(models.Model):
             raise ValidationError(
                 {"weights_revision": "Only self-hosted providers record a weights revision."}
             )
+
+    def cost(self, *, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal | None:
+        """USD for one call, or None when a price or a token count is unknown (an unknown
+        cost is never reported as free)."""
+        if self.input_price is None or self.output_price is None:
+            return None
+        if prompt_tokens is None or completion_tokens is None:
+            return None
+        spent = self.input_price * prompt_tokens + self.output_price * completion_tokens
+        return spent / Decimal(1_000_000)
 
     def deprecation_status(self, today) -> str:
         """ "" (fine), "warning" (within DEPRECATION_WARNING_DAYS) or "danger" (date passed)."""

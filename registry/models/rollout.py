@@ -13,6 +13,8 @@ from .serving import FULL
 class Rollout(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        # The eval gate runs (or has run) on baseline and candidate; shadow waits for its verdict.
+        GATE = "gate", "Gate"
         SHADOW = "shadow", "Shadow"
         CANARY = "canary", "Canary"
         COMPLETED = "completed", "Completed"
@@ -23,12 +25,12 @@ class Rollout(models.Model):
         # transition (each names the statuses it leaves) pass it by.
         OFFLINE = "offline", "Offline comparison"
 
-    ACTIVE = (Status.DRAFT, Status.SHADOW, Status.CANARY)
+    ACTIVE = (Status.DRAFT, Status.GATE, Status.SHADOW, Status.CANARY)
     # Statuses in which production requests also run on the other config.
     SHADOWING = (Status.SHADOW, Status.CANARY)
     # Statuses whose pairs are reviewed (and may receive imported or replayed pairs): a draft
     # collects evidence before any live shadow traffic, an offline comparison only that.
-    REVIEWING = (Status.DRAFT, Status.SHADOW, Status.CANARY, Status.OFFLINE)
+    REVIEWING = (Status.DRAFT, Status.GATE, Status.SHADOW, Status.CANARY, Status.OFFLINE)
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     feature = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="rollouts")
@@ -47,6 +49,11 @@ class Rollout(models.Model):
     review_sample_bp = models.PositiveIntegerField(default=1000)
     double_review_bp = models.PositiveIntegerField(default=1000)
     blinded = models.BooleanField(default=True)
+    # Optional: a pinned config that also judges this rollout's shadow pairs (both orders). Its
+    # verdicts are kept apart from human labels (rollouts/judging.py).
+    judge_config = models.ForeignKey(
+        ModelConfig, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     note = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
@@ -60,7 +67,7 @@ class Rollout(models.Model):
             # One live attempt per feature: two would fight over the same traffic.
             models.UniqueConstraint(
                 fields=["feature"],
-                condition=Q(status__in=["draft", "shadow", "canary"]),
+                condition=Q(status__in=["draft", "gate", "shadow", "canary"]),
                 name="rollouts_rollout_one_active_per_feature",
             ),
             models.CheckConstraint(

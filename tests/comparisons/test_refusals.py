@@ -4,7 +4,7 @@ caught, everyday uses of the same words are not."""
 
 import pytest
 
-from comparisons.refusals import is_refusal
+from traffic.refusals import is_refusal
 
 REFUSALS = [
     "I’m sorry, but I can’t help with that.",

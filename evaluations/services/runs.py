@@ -1,0 +1,130 @@
+"""Starting, cancelling and reading runs. The executor (evaluations/executor.py) does the calls."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from evaluations.models import Case, CaseResult, Run, Suite
+from registry.errors import Conflict, DomainError
+from registry.models import ModelConfig
+from registry.services.audit import audit_record, snapshot
+from registry.services.registry import lock_config
+
+MAX_TRIALS = 20
+
+
+def _enqueue(run: Run) -> None:
+    # By name: the task module imports this one.
+    from evaluations import tasks
+
+    tasks.execute_run.delay_on_commit(run.pk)
+
+
+@transaction.atomic
+def run_create(
+    *,
+    suite: Suite,
+    config: ModelConfig,
+    actor,
+    trials: int = 1,
+    gate=None,
+    side: str = Run.Side.NONE,
+) -> Run:
+    """A run of the suite's non-draft cases on `config`, `trials` times each: every case x trial
+    is a pending result row from the start, so progress and idempotency are counted in rows."""
+    if not 1 <= trials <= MAX_TRIALS:
+        raise DomainError(f"trials: give from 1 to {MAX_TRIALS} trials per case.")
+    cases = list(Case.objects.filter(suite=suite, draft=False).values_list("pk", flat=True))
+    if not cases:
+        raise DomainError(
+            f"Suite '{suite.name}' has no cases to run (draft cases never run); add a case first."
+        )
+    lock_config(config)  # what ran must stay what it was
+    run = Run.objects.create(
+        suite=suite,
+        config=config,
+        trials=trials,
+        gate=gate,
+        side=side,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    CaseResult.objects.bulk_create(
+        CaseResult(run=run, case_id=case_id, trial=trial)
+        for case_id in cases
+        for trial in range(trials)
+    )
+    audit_record(
+        actor=actor,
+        action="eval_run.create",
+        obj=run,
+        before=None,
+        after=snapshot(run),
+        reason="",
+        feature_key=suite.feature.key,
+    )
+    _enqueue(run)
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, run: Run, actor) -> Run:
+    """Stop a run: results not yet written are cancelled; calls in flight finish unrecorded."""
+    before = snapshot(run)
+    updated = Run.objects.filter(pk=run.pk, status__in=(Run.Status.QUEUED, Run.Status.RUNNING))
+    if not updated.update(
+        status=Run.Status.CANCELLED,
+        finished=timezone.now(),
+        cancelled_by=actor if getattr(actor, "pk", None) else None,
+    ):
+        run.refresh_from_db()
+        raise Conflict(f"This run is {run.get_status_display().lower()} already.")
+    CaseResult.objects.filter(run=run, status__in=CaseResult.OPEN).update(
+        status=CaseResult.Status.CANCELLED, lease_until=None, finished=timezone.now()
+    )
+    run.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="eval_run.cancel",
+        obj=run,
+        before=before,
+        after=snapshot(run),
+        reason="",
+        feature_key=run.suite.feature.key,
+    )
+    return run
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    passed: int
+    failed: int
+    errors: int
+    cancelled: int
+
+    @property
+    def done(self) -> int:
+        return self.passed + self.failed + self.errors + self.cancelled
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+
+def run_progress(run: Run) -> Progress:
+    counts = dict(
+        CaseResult.objects.filter(run=run)
+        .values("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    status = CaseResult.Status
+    return Progress(
+        total=sum(counts.values()),
+        passed=counts.get(status.PASS, 0),
+        failed=counts.get(status.FAIL, 0),
+        errors=counts.get(status.ERROR, 0),
+        cancelled=counts.get(status.CANCELLED, 0),
+    )
