@@ -58,6 +58,7 @@ bench: install-dev
 	$(BIN)/python bench/bench_assignment.py
 	$(BIN)/python bench/bench_comparison.py
 	$(BIN)/python bench/bench_gateway.py
+	$(BIN)/python bench/bench_eval_run.py
 	$(BIN)/python bench/bench_shadow.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_review.py

@@ -27,6 +27,9 @@ def main() -> int:
     env["DATABASE_URL"] = fresh_postgres(url)
     env["DEBUG"] = "true"
     env["ALLOWED_HOSTS"] = "testserver,127.0.0.1"
+    # The demo's upgrades reach shadow only through their eval gates, run on the simulator.
+    env["SIMULATOR_ENABLED"] = "true"
+    env["PROVIDER_ALLOWED_HOSTS"] = "127.0.0.1"
 
     def run(*args):
         return subprocess.run(
@@ -38,7 +41,7 @@ def main() -> int:
         )
 
     run("migrate", "-v0")
-    run("seed_demo")
+    run("seed_demo", "--run-gates")
     start = time.perf_counter()
     run("generate_pairs", "--count", str(PAIRS))
     print(f"generated {PAIRS:,} pairs in {time.perf_counter() - start:.0f} s")

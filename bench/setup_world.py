@@ -13,6 +13,7 @@ django.setup()
 from registry.models import ModelConfig, ModelVersion, Provider  # noqa: E402
 from registry.services import registry  # noqa: E402
 from rollouts.services import rollouts  # noqa: E402
+from tests.gates import pass_gate  # noqa: E402
 from traffic.tokens import token_create  # noqa: E402
 
 stub_url, mode = sys.argv[1], sys.argv[2]
@@ -35,6 +36,7 @@ feature = registry.feature_create(key="bench", name="bench", served_config=confi
 rollout = None
 if mode == "shadow":
     rollout = rollouts.rollout_create(feature=feature, candidate=configs[1], actor=None)
+    pass_gate(rollout)  # the shadow benchmarks measure shadow, not the eval gate
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
 _, token = token_create(name="bench", features=[feature], actor=None)
 print(

@@ -284,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
     # Retirement warnings per feature, and the model catalog when one is configured.
     "deprecation-warnings": {"task": "rollouts.tasks.deprecation_warnings", "schedule": 86400.0},
     "import-model-catalog": {"task": "registry.tasks.import_catalog", "schedule": 86400.0},
+    # Shadow pairs of rollouts with a judge config, judged in both orders.
+    "judge-pending-pairs": {"task": "rollouts.judge_tasks.judge_pending_pairs", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 

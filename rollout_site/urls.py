@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("rollouts.urls_api")),
     path("simulator/v1/", include("traffic.simulator.urls")),
     path("", include("comparisons.urls")),
+    path("evaluations/", include("evaluations.urls")),
     path("", include("rollouts.urls")),
 ]
 

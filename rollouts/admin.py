@@ -23,6 +23,7 @@ from registry.role_audit import acting_as
 from registry.roles import Role, has_role
 from registry.services import registry
 from rollouts.admin_site import admin_site
+from rollouts.models import Campaign, CampaignMember
 from traffic.tokens import token_create, token_revoke
 
 
@@ -281,3 +282,56 @@ class ApiTokenAdmin(RoleAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             token_revoke(token=token, actor=request.user, reason="revoked in the admin")
+
+
+class CampaignMemberInline(admin.TabularInline):
+    model = CampaignMember
+    fields = ("feature", "candidate", "rollout", "problem")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    # The Admin role decides here too (AdminRoleMixin), and nothing is written from here.
+    def has_view_permission(self, request, obj=None) -> bool:
+        return has_role(request.user, Role.ADMIN)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Campaign, site=admin_site)
+class CampaignAdmin(AdminRoleMixin, admin.ModelAdmin):
+    """Read-mostly: a campaign starts from its page (rollouts/services/campaigns.py creates its
+    configs, rollouts and gates, audited); the admin shows it and edits nothing."""
+
+    list_display = ["name", "from_version", "to_version", "deadline", "status", "created"]
+    list_filter = ["status"]
+    search_fields = ["name", "from_version__model_id", "to_version__model_id"]
+    readonly_fields = [
+        "code",
+        "name",
+        "from_version",
+        "to_version",
+        "deadline",
+        "stale_days",
+        "status",
+        "note",
+        "created_by",
+        "created",
+    ]
+    inlines = [CampaignMemberInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

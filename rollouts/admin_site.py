@@ -15,3 +15,9 @@ class RolloutAdminSite(AdminSite):
 
 
 admin_site = RolloutAdminSite(name="admin")
+
+# Lower layers define their admin classes without importing this site (imports point down);
+# the site registers them.
+from evaluations.admin import register as register_evaluations  # noqa: E402
+
+register_evaluations(admin_site)

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from .views import audit, features, imports, rollouts
+from .views import audit, campaigns, features, golden, imports, rollouts
 
 urlpatterns = [
     path("", features.home, name="home"),
     path("features/", features.feature_list, name="feature_list"),
     path("features/<slug:key>/", features.feature_detail, name="feature_detail"),
+    path("features/<slug:key>/golden/", golden.golden_from_traffic, name="golden_from_traffic"),
+    path("pairs/<uuid:code>/add-to-suite/", golden.golden_from_pair, name="golden_from_pair"),
     path("rollouts/", rollouts.rollout_list, name="rollout_list"),
     path("rollouts/new/", rollouts.rollout_new, name="rollout_new"),
     path("rollouts/offline/new/", imports.offline_new, name="offline_new"),
@@ -16,7 +18,11 @@ urlpatterns = [
     path("rollouts/<uuid:code>/replay/", imports.replay_new, name="replay_new"),
     path("replays/<uuid:code>/", imports.replay_detail, name="replay_detail"),
     path("replays/<uuid:code>/resume/", imports.replay_resume, name="replay_resume"),
+    path("rollouts/<uuid:code>/gate-report/", rollouts.rollout_gate, name="rollout_gate"),
     path("rollouts/<uuid:code>/<slug:action>/", rollouts.rollout_act, name="rollout_act"),
+    path("campaigns/", campaigns.campaign_list, name="campaign_list"),
+    path("campaigns/new/", campaigns.campaign_new, name="campaign_new"),
+    path("campaigns/<uuid:code>/", campaigns.campaign_detail, name="campaign_detail"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/served/", audit.audit_served, name="audit_served"),
 ]

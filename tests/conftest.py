@@ -14,6 +14,7 @@ from registry.services import registry
 from registry.services.audit import db_now
 from rollouts.services import rollouts
 from tests.flush import allow_test_flush
+from tests.gates import pass_gate
 
 
 def pytest_configure(config):
@@ -222,6 +223,7 @@ _ids = itertools.count(1)
 def shadow_rollout(feature, make_config, make_version):
     candidate = make_config("support v2", make_version("gpt-4o-2024-11-20"))
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)  # shadow needs a gate that cleared (tests/gates.py)
     return rollouts.rollout_start_shadow(rollout=rollout, actor=None)
 
 

@@ -39,6 +39,44 @@ def _pages(pair) -> list[str]:
     ]
 
 
+def _eval_pages(pair, reviewer) -> list[str]:
+    """The Evaluations, gate, campaign and golden pages, on real rows of each."""
+    from comparisons.models import Label
+    from evaluations.services.gates import gate_start
+    from registry.models import ModelVersion
+    from rollouts.services.campaigns import campaign_create
+    from tests.gates import make_suite
+
+    rollout, feature = pair.rollout, pair.rollout.feature
+    suite = make_suite(feature, cases=[("refund intent", "format", True)])
+    gate = gate_start(feature=feature, candidate=rollout.candidate, actor=None)
+    run = gate.runs.get(side="candidate")
+    Label.objects.create(pair=pair, reviewer=reviewer, verdict=Label.Verdict.BETTER)
+    to_version = ModelVersion.objects.create(
+        provider=feature.served_config.model_version.provider, model_id="gpt-4.1-2025-04-14"
+    )
+    campaign = campaign_create(
+        from_version=feature.served_config.model_version,
+        to_version=to_version,
+        actor=None,
+        start_gates=False,
+    )
+    return [
+        "/evaluations/",
+        f"/evaluations/suites/{suite.code}/",
+        f"/evaluations/suites/{suite.code}/cases.jsonl",
+        f"/evaluations/runs/{run.code}/",
+        f"/evaluations/runs/{run.code}/export.csv",
+        f"/evaluations/runs/{run.code}/export.json",
+        f"/rollouts/{rollout.code}/gate-report/",
+        "/campaigns/",
+        f"/campaigns/{campaign.code}/",
+        f"/features/{feature.key}/golden/",
+        f"/pairs/{pair.code}/add-to-suite/",
+        f"/api/v1/gates/{gate.code}",
+    ]
+
+
 def _written_tables(client, url: str) -> set[str]:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
@@ -47,11 +85,14 @@ def _written_tables(client, url: str) -> set[str]:
 
 
 @pytest.mark.django_db
-def test_no_get_page_writes_except_the_review_reservation(client_for, make_pair):
-    pair = make_pair(candidate="A different answer.")
+def test_no_get_page_writes_except_the_review_reservation(client_for, make_pair, cast):
+    # Two labels wanted: one by a reviewer (the golden page needs a verdict), one left for the
+    # admin's review queue to reserve.
+    pair = make_pair(candidate="A different answer.", labels_wanted=2)
+    eval_pages = _eval_pages(pair, cast["reviewer"])
     invalidate_local()
     client = client_for("admin")  # every role's pages
     client.get("/")  # the session and last_login are written at sign-in, not here
-    writes = {url: _written_tables(client, url) for url in _pages(pair)}
+    writes = {url: _written_tables(client, url) for url in _pages(pair) + eval_pages}
     assert writes.pop("/review/") == {"comparisons_reservation"}
     assert {url: tables for url, tables in writes.items() if tables} == {}

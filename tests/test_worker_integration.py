@@ -8,6 +8,7 @@ from comparisons.models import ShadowPair
 from registry.models import ShadowJob
 from registry.services import registry
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from tests.live import Worker, wait_for
 from traffic.gateway.recorder import recorder
 from traffic.routing import invalidate_local
@@ -22,6 +23,7 @@ def test_a_real_worker_turns_gateway_traffic_into_pairs(live, simulated):
         key="intent-json", name="Intent", served_config=baseline, actor=None
     )
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     _, token = token_create(name="app", features=[feature], actor=None)
     invalidate_local()

@@ -57,6 +57,12 @@ class Gate(models.Model):
                 condition=Q(acknowledged__isnull=True) | Q(verdict="needs_ack"),
                 name="evaluations_gate_ack_only_when_needed",
             ),
+            # Two release managers pressing "Run the gate" at once start one gate, not two.
+            models.UniqueConstraint(
+                fields=["rollout"],
+                condition=Q(verdict="running", rollout__isnull=False),
+                name="evaluations_gate_one_running_per_rollout",
+            ),
         ]
         indexes = [
             # The rollout page and the shadow check: a rollout's latest gate.

@@ -107,6 +107,13 @@ class Case(models.Model):
                 condition=Q(dimension__in=["format", "tone", "accuracy", "safety", "other"]),
                 name="evaluations_case_dimension_known",
             ),
+            # A production pair or request becomes a case of a suite once (rollouts/services/
+            # golden.py checks first and says where it is; this holds under a race).
+            models.UniqueConstraint(
+                fields=["suite", "source", "source_ref"],
+                condition=Q(source__in=["pair", "traffic"]),
+                name="evaluations_case_production_once",
+            ),
         ]
         indexes = [
             # The cases a run starts on: a suite's non-draft cases in order.

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from evaluations.models import Case, CaseResult, Run, Suite
+from evaluations.models import Case, CaseResult, Gate, Run, Suite
 from registry.errors import Conflict, DomainError
 from registry.models import ModelConfig
 from registry.services.audit import audit_record, snapshot
@@ -17,9 +17,23 @@ MAX_TRIALS = 20
 
 def _enqueue(run: Run) -> None:
     # By name: the task module imports this one.
-    from evaluations import tasks
+    from evaluations.tasks import execute_run
 
-    tasks.execute_run.delay_on_commit(run.pk)
+    # What delay_on_commit does (celery-types does not know it): sent once the rows exist.
+    transaction.on_commit(lambda: execute_run.delay(run.pk))
+
+
+def lock_gate_of(run_id: int) -> None:
+    """Lock the gate of a run (if any) before the run's row and the audit chain.
+
+    Lock order for everything that moves a gate's runs: gate, then runs, then the audit chain
+    (audit_record locks it until commit). A run cancel or finish that locked its run first and
+    then wanted the gate or the chain deadlocked on PostgreSQL against a cancel of the other
+    side, a finishing worker or an aborted rollout's gate_cancel. Call inside the transaction.
+    """
+    gate_id = Run.objects.filter(pk=run_id).values_list("gate_id", flat=True).first()
+    if gate_id is not None:
+        list(Gate.objects.select_for_update().filter(pk=gate_id).values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -71,6 +85,7 @@ def run_create(
 @transaction.atomic
 def run_cancel(*, run: Run, actor) -> Run:
     """Stop a run: results not yet written are cancelled; calls in flight finish unrecorded."""
+    lock_gate_of(run.pk)
     before = snapshot(run)
     updated = Run.objects.filter(pk=run.pk, status__in=(Run.Status.QUEUED, Run.Status.RUNNING))
     if not updated.update(
@@ -93,6 +108,59 @@ def run_cancel(*, run: Run, actor) -> Run:
         reason="",
         feature_key=run.suite.feature.key,
     )
+    if run.gate_id:
+        # A gate with a cancelled side has nothing to compare: it is cancelled with it (and
+        # its other runs stop). Imported here: the gate services import this module.
+        from evaluations.services.gates import gate_run_ended
+
+        gate_run_ended(run)
+    return run
+
+
+def run_start(*, run_id: int) -> Run | None:
+    """Queued -> running (compare-and-set, audited); the run when it is running after the call
+    (started now or by an earlier delivery), None when it has ended or does not exist."""
+    with transaction.atomic():
+        lock_gate_of(run_id)
+        if Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+            status=Run.Status.RUNNING, started=timezone.now()
+        ):
+            run = Run.objects.select_related("suite__feature").get(pk=run_id)
+            audit_record(
+                actor=None,
+                action="eval_run.start",
+                obj=run,
+                before={"status": Run.Status.QUEUED},
+                after=snapshot(run),
+                reason="",
+                feature_key=run.suite.feature.key,
+            )
+            return run
+    return Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).first()
+
+
+def run_finish(*, run_id: int) -> Run | None:
+    """Running -> completed once no result is open (compare-and-set, audited). Returns the run
+    only to the one caller that finished it, so whatever follows (the gate) happens once."""
+    with transaction.atomic():
+        if CaseResult.objects.filter(run_id=run_id, status__in=CaseResult.OPEN).exists():
+            return None
+        # Nothing open can reopen (results only leave pending), so the check above holds.
+        lock_gate_of(run_id)
+        if not Run.objects.filter(
+            pk=run_id, status__in=(Run.Status.QUEUED, Run.Status.RUNNING)
+        ).update(status=Run.Status.COMPLETED, finished=timezone.now()):
+            return None
+        run = Run.objects.select_related("suite__feature").get(pk=run_id)
+        audit_record(
+            actor=None,
+            action="eval_run.complete",
+            obj=run,
+            before={"status": Run.Status.RUNNING},
+            after=snapshot(run),
+            reason="",
+            feature_key=run.suite.feature.key,
+        )
     return run
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from registry.errors import Conflict, DomainError
-from registry.models import Feature, ModelConfig, ModelVersion, Provider
+from registry.models import Feature, ModelConfig, ModelVersion, Provider, Rollout
 from registry.models.serving import FULL, ServingShare
 from registry.routing_state import routing_changed
 
@@ -161,7 +161,7 @@ def feature_switch_config(*, feature: Feature, config: ModelConfig, actor, reaso
     if not reason.strip():
         raise ValidationError({"reason": "Say why the served config changes; the audit keeps it."})
     old = feature.served_config
-    active = feature.rollouts.filter(status__in=("draft", "shadow", "canary")).first()
+    active = feature.rollouts.filter(status__in=Rollout.ACTIVE).first()
     if active:
         raise DomainError(
             f"'{feature}' has an active rollout to '{active.candidate}'; finish, roll back or "

@@ -7,8 +7,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from registry.models import AuditEvent
-from registry.selectors import features_with_configs, versions_nearing_deprecation
+from registry.selectors import features_with_configs
 from registry.services.audit import db_now
+from rollouts.models import Campaign
+from rollouts.services.deprecations import deprecation_calendar
 
 from .access import get_feature_for_user
 
@@ -22,7 +24,11 @@ def home(request: HttpRequest) -> HttpResponse:
         "rollouts/home.html",
         {
             "features": features_with_configs(),
-            "deprecating": versions_nearing_deprecation(today=today),
+            # The deprecation calendar and the campaigns under way (rollouts/services/).
+            "calendar": deprecation_calendar(today=today),
+            "active_campaigns": Campaign.objects.filter(status=Campaign.Status.ACTIVE)
+            .select_related("from_version", "to_version")
+            .order_by("deadline", "-created")[:20],
             "today": today,
         },
     )

@@ -1,23 +1,29 @@
 """Rollout pages: reading is open to every signed-in user, acting needs a release manager."""
 
 import json
+import uuid
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Sum
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 from plotly.utils import PlotlyJSONEncoder
 
 from comparisons.charts import similarity_figure, verdicts_over_time_figure, worse_rate_figure
 from comparisons.models import ShadowPair
 from comparisons.services.stats import rollout_review_stats, similarity_values
+from evaluations.charts import gate_dimension_figure
+from evaluations.models import Gate
+from evaluations.services.gates import gate_acknowledge, gate_summary, latest_gate
 from registry.errors import DomainError
 from registry.models import Feature, ModelConfig, Rollout, ShadowDay, ShadowJob
 from registry.roles import Role, require_role
+from rollouts.judging import judge_summary
 from rollouts.services import rollouts as services
 
 
@@ -61,6 +67,12 @@ class RolloutForm(forms.Form):
         required=False,
         help_text="Reviewers see A and B in random order; the candidate is revealed after saving.",
     )
+    judge_config = forms.ModelChoiceField(
+        ModelConfig.objects.filter(archived=False).select_related("model_version"),
+        required=False,
+        help_text="Optional: a pinned config that also judges each shadow pair, in both orders. "
+        "Its verdicts are kept apart from reviewers' labels.",
+    )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
@@ -91,6 +103,7 @@ def rollout_new(request: HttpRequest) -> HttpResponse:
                 review_sample_percent=data["review_sample_percent"],
                 double_review_percent=data["double_review_percent"],
                 blinded=data["blinded"],
+                judge_config=data["judge_config"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -133,8 +146,49 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
             "next_percent": _next_stage(rollout.candidate_percent),
             "stats": stats,
             "charts": json.loads(plotly_json(charts)),
+            **gate_context(rollout),
+            "judge": judge_summary(rollout),
         },
     )
+
+
+def gate_context(rollout: Rollout) -> dict:
+    """The gate partial's context (templates/rollouts/_gate.html): the latest gate, its charts
+    and the configs a release manager may switch the candidate to."""
+    gate = latest_gate(rollout)
+    summary = gate_summary(gate) if gate else {}
+    figures = [gate_dimension_figure(d).to_plotly_json() for d in summary.get("dimensions", [])]
+    can_run = rollout.status == Rollout.Status.DRAFT or (
+        rollout.status == Rollout.Status.GATE and services.gate_rerun_refusal(rollout, gate) is None
+    )
+    return {
+        "gate_summary": summary,
+        "gate_charts": [
+            {"id": f"gate-figure-{i}", "figure": fig}
+            for i, fig in enumerate(json.loads(plotly_json(figures)), start=1)
+        ],
+        "gate_can_run": can_run,
+        "gate_stale": gate is not None and gate.candidate_id != rollout.candidate_id,
+        "candidate_choices": ModelConfig.objects.filter(archived=False)
+        .exclude(pk__in=(rollout.baseline_id, rollout.candidate_id))
+        .select_related("model_version")
+        .order_by("name")[:200],
+    }
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def rollout_gate(request: HttpRequest, code) -> HttpResponse:
+    """The gate partial alone, polled every 2 s while the gate runs. Once its verdict is in, a
+    poll reloads the whole page, so the charts and actions that depend on it are drawn."""
+    rollout = get_rollout_for_user(request, code)
+    context = gate_context(rollout)
+    response = render(request, "rollouts/_gate.html", {"rollout": rollout, **context})
+    gate = context["gate_summary"].get("gate")
+    if request.headers.get("HX-Request") and gate and gate.verdict != Gate.Verdict.RUNNING:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 STAGES = (1, 5, 10, 25, 50, 100)
@@ -162,6 +216,31 @@ def rollout_act(request: HttpRequest, code, action: str) -> HttpResponse:
             services.rollout_set_canary(
                 rollout=rollout, percent=percent, actor=request.user, reason=reason
             )
+        elif action == "gate":
+            services.rollout_start_gate(
+                rollout=rollout, actor=request.user, trials=_int(request.POST, "trials", 1)
+            )
+        elif action == "acknowledge":
+            gate = latest_gate(rollout)
+            if gate is None or gate.candidate_id != rollout.candidate_id:
+                raise DomainError("There is no gate on this candidate to acknowledge.")
+            gate_acknowledge(gate=gate, actor=request.user, note=request.POST.get("note", ""))
+        elif action == "candidate":
+            code = _uuid(request.POST, "candidate")
+            candidate = ModelConfig.objects.filter(code=code).first() if code else None
+            if candidate is None:
+                raise ValidationError({"candidate": "Pick the config to gate next."})
+            services.rollout_change_candidate(
+                rollout=rollout, candidate=candidate, actor=request.user, reason=reason
+            )
+        elif action == "judge":
+            code = _uuid(request.POST, "judge_config")
+            judge = ModelConfig.objects.filter(code=code).first() if code else None
+            if code and judge is None:
+                raise ValidationError({"judge_config": "No such config; pick one from the list."})
+            services.rollout_set_judge(
+                rollout=rollout, judge_config=judge, actor=request.user, reason=reason
+            )
         elif action == "rollback":
             services.rollout_rollback(rollout=rollout, actor=request.user, reason=reason)
         elif action == "abort":
@@ -176,6 +255,23 @@ def rollout_act(request: HttpRequest, code, action: str) -> HttpResponse:
     else:
         messages.success(request, f"Done: {action.replace('_', ' ')}.")
     return redirect("rollout_detail", code=rollout.code)
+
+
+def _int(data: QueryDict, name: str, default: int) -> int:
+    raw = data.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError({name: "Give a whole number."}) from None
+
+
+def _uuid(data: QueryDict, name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(data.get(name, ""))
+    except ValueError:
+        return None
 
 
 def plotly_json(value) -> str:

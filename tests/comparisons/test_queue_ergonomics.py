@@ -13,6 +13,7 @@ from registry.models import RequestLog
 from registry.services import registry
 from registry.services.audit import db_now
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def second_rollout(make_config, make_version):
     )
     candidate = make_config("summary v2", make_version("gpt-4o-2024-11-20"))
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     return rollouts.rollout_start_shadow(rollout=rollout, actor=None)
 
 

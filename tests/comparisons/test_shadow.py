@@ -12,6 +12,7 @@ from registry.models import Feature, RequestLog, ShadowJob
 from registry.services import registry
 from registry.services.audit import db_now
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from traffic.ingest import ingest
 from traffic.redaction import redactor_for
 from traffic.routing import current_table, invalidate_local
@@ -46,6 +47,7 @@ def shadowing(feature, make_config, make_version, monkeypatch):
         system_prompt="Candidate prompt for {customer}.",
     )
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     return rollout

@@ -19,6 +19,7 @@ from comparisons.services.shadow import _claim, shadow_job_run, shadow_sweep
 from registry.models import ModelConfig, ModelVersion, Provider, ShadowJob
 from registry.services import registry
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from tests.live import Worker, wait_for
 from tests.stub_provider import StubProvider, completion
 from traffic.ingest import ingest
@@ -55,6 +56,7 @@ def _world(base_url: str) -> None:
     rollout = rollouts.rollout_create(
         feature=feature, candidate=config("gpt-4o-2024-11-20", "v2"), actor=None
     )
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
 

@@ -17,6 +17,7 @@ from rollouts.services.rollouts import (
     rollout_set_canary,
     rollout_start_shadow,
 )
+from tests.gates import pass_gate
 from traffic.assignment import (
     BASELINE,
     BUCKETS,
@@ -50,6 +51,7 @@ def api(client_for):
 @pytest.fixture
 def rollout(feature, candidate):
     made = rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(made)
     rollout_start_shadow(rollout=made, actor=None)
     invalidate_local()
     return made
@@ -226,6 +228,7 @@ def test_after_a_rollback_every_unit_gets_the_baseline(api, feature, rollout, re
 def test_features_assign_independently(api, feature, other_feature, rollout, make_config):
     other_candidate = make_config("summary v2")
     other_rollout = rollout_create(feature=other_feature, candidate=other_candidate, actor=None)
+    pass_gate(other_rollout)
     rollout_start_shadow(rollout=other_rollout, actor=None)
     _canary(other_rollout, 50)
     _canary(rollout, 50)

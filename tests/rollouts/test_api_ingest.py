@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from registry.models import RequestLog, ShadowDay, ShadowJob
 from registry.services import registry
 from rollouts.services.rollouts import rollout_create, rollout_set_canary, rollout_start_shadow
+from tests.gates import pass_gate
 from traffic.routing import invalidate_local
 
 from .conftest import bearer
@@ -518,6 +519,7 @@ def test_no_input_gives_a_500(post, body):
 def _rollout(feature, candidate, *, shadow: bool = True, **options):
     made = rollout_create(feature=feature, candidate=candidate, actor=None, **options)
     if shadow:
+        pass_gate(made)
         rollout_start_shadow(rollout=made, actor=None)
     invalidate_local()
     return made

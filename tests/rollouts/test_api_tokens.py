@@ -352,7 +352,7 @@ def test_openapi_describes_every_route(client, client_for, feature):
     assert schema["openapi"] == "3.1.0"
     expected = _openapi_paths(urls_api.urlpatterns, "/api/v1/") - {"/api/v1/openapi.json"}
     expected.add("/v1/chat/completions")
-    assert len(expected) == 9  # with the health endpoint and the pair import
+    assert len(expected) == 11  # with the health endpoint, the pair import and the two gate routes
     assert expected <= set(schema["paths"])
     for path in expected:
         assert schema["paths"][path], path  # at least one operation

@@ -10,6 +10,7 @@ from registry.models import RequestLog, ShadowJob
 from registry.services import registry
 from rollout_site.celery import app as celery_app
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from traffic.gateway.recorder import recorder
 from traffic.routing import invalidate_local
 from traffic.tokens import token_create
@@ -139,6 +140,7 @@ def test_invalid_json_is_a_400(world):
 def test_in_shadow_each_call_makes_a_shadow_job_for_the_candidate(world):
     candidate = world["config"]("sim-chat-2025-10-01", "candidate")
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     raw = _client(world).chat.completions.with_raw_response.create(
@@ -153,6 +155,7 @@ def test_in_shadow_each_call_makes_a_shadow_job_for_the_candidate(world):
 def test_with_the_broker_down_the_gateway_answers_and_the_job_waits(world, settings):
     candidate = world["config"]("sim-flaky-2025-01-01", "always failing candidate")
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     # Nothing listens on port 1: every publish to this broker fails.
@@ -183,6 +186,7 @@ def test_with_the_broker_down_the_gateway_answers_and_the_job_waits(world, setti
 def test_in_canary_units_keep_their_variant_and_rollback_is_seen_at_once(world):
     candidate = world["config"]("sim-chat-2025-06-01", "candidate")
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     rollouts.rollout_set_canary(rollout=rollout, percent=50, actor=None)
     invalidate_local()

@@ -3,6 +3,7 @@ one-by-one path stores them, with their ids, shadow jobs and duplicates handled.
 
 from registry.models import RequestLog, ShadowJob
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from traffic.ingest import ingest
 from traffic.routing import current_table, invalidate_local
 
@@ -43,6 +44,7 @@ def _record(n: int, prefix: str) -> dict:
 def test_a_big_batch_stores_what_single_records_store(feature, make_config):
     candidate = make_config("v2")
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     table = current_table()

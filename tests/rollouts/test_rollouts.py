@@ -8,6 +8,7 @@ from registry.models import AuditEvent, Rollout
 from registry.services import registry
 from registry.services.serving import served_at
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from traffic.routing import current_table, invalidate_local
 
 
@@ -22,6 +23,7 @@ def rollout(feature, candidate):
 
 
 def test_a_rollout_moves_through_shadow_and_canary_with_an_event_per_step(rollout, release):
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=release)
     rollouts.rollout_set_canary(rollout=rollout, percent=5, actor=release)
     rollouts.rollout_set_canary(rollout=rollout, percent=10, actor=release)
@@ -40,6 +42,7 @@ def test_a_rollout_moves_through_shadow_and_canary_with_an_event_per_step(rollou
 
 
 def test_the_ledger_records_the_canary_split_and_the_rollback(rollout, feature, candidate):
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     rollouts.rollout_set_canary(rollout=rollout, percent=25, actor=None)
     split_at = feature.serving_changes.order_by("-id").first().effective
@@ -53,6 +56,7 @@ def test_the_ledger_records_the_canary_split_and_the_rollback(rollout, feature, 
 
 def test_rollback_routes_every_unit_to_the_baseline_at_once(rollout, settings):
     settings.ROUTING_REFRESH_SECONDS = 60
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     rollouts.rollout_set_canary(rollout=rollout, percent=100, actor=None)
     invalidate_local()
@@ -66,6 +70,7 @@ def test_rollback_routes_every_unit_to_the_baseline_at_once(rollout, settings):
 
 
 def test_the_canary_only_grows(rollout):
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     rollouts.rollout_set_canary(rollout=rollout, percent=10, actor=None)
     with pytest.raises(ValidationError, match="only grows"):
@@ -86,6 +91,7 @@ def test_a_draft_cannot_serve_and_a_finished_rollout_cannot_move(rollout):
 
 def test_the_loser_of_a_race_is_told_the_state(rollout):
     stale = Rollout.objects.get(pk=rollout.pk)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     with pytest.raises(Conflict, match="shadow now"):
         rollouts.rollout_start_shadow(rollout=stale, actor=None)
@@ -162,6 +168,7 @@ def test_a_release_manager_runs_a_rollout_from_the_pages(client_for, feature, ca
     assert rollout.shadow_sample_bp == 5000
     assert (rollout.review_sample_bp, rollout.double_review_bp) == (500, 2000)
     assert rollout.blinded is False  # an unticked box
+    pass_gate(rollout)
     client.post(f"/rollouts/{rollout.code}/shadow/")
     client.post(f"/rollouts/{rollout.code}/canary/", {"percent": "5"})
     rollout.refresh_from_db()

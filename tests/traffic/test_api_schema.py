@@ -230,7 +230,7 @@ def test_every_rejection_is_documented_with_one_error_component(doc):
                     )
             if path.startswith("/api/v1/"):
                 assert "Retry-After" in responses["503"]["headers"], (method, path)
-    assert api_ops == 7
+    assert api_ops == 9
     assert gateway_ops == 2
     ingest = doc["paths"][INGEST]["post"]["responses"]
     assert {"400", "401", "403", "404", "409", "413", "415", "422", "503"} <= set(ingest)

@@ -13,6 +13,7 @@ from comparisons.models import ShadowPair
 from comparisons.services.shadow import shadow_job_run
 from registry.models import ShadowJob
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from traffic import providers
 from traffic.ingest import ingest
 from traffic.providers.base import ProviderCall
@@ -147,6 +148,7 @@ def test_a_reasoning_candidate_answers_a_request_sent_with_top_p(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     candidate = make_config("support o3", make_version("o3-mini-2025-01-31"), max_tokens=400)
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     record = {

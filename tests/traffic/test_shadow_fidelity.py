@@ -14,6 +14,7 @@ from registry.models import ModelConfig, ModelVersion, Provider, RequestLog, Sha
 from registry.services import registry
 from registry.services.audit import db_now
 from rollouts.services import rollouts
+from tests.gates import pass_gate
 from tests.live import wait_for
 from tests.stub_provider import StubProvider, completion
 from traffic.gateway.recorder import recorder
@@ -88,6 +89,7 @@ def shadowed_gateway(live, stub, settings, monkeypatch):
         key="support-reply", name="Support", served_config=baseline, actor=None
     )
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     _, token = token_create(name="app", features=[feature], actor=None)
     invalidate_local()
@@ -245,6 +247,7 @@ def shadowing(feature, make_config, make_version, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     candidate = make_config("support v2", make_version("gpt-4o-2024-11-20"))
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     return rollout
@@ -290,6 +293,7 @@ def test_a_format_the_candidate_config_pins_wins_over_the_requests_own(
         "json v2", make_version("gpt-4o-2024-11-20"), response_format="json_object"
     )
     rollout = rollouts.rollout_create(feature=feature, candidate=candidate, actor=None)
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     _ingest(params={"response_format": {"type": "text"}, "seed": 1})
@@ -381,6 +385,7 @@ def test_a_call_that_gets_no_shadow_job_keeps_no_raw_input(feature, make_config,
         feature=feature, candidate=candidate, actor=None, shadow_sample_percent=0
     )
     _ingest("before")  # draft rollout: not shadowing at all
+    pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     invalidate_local()
     _ingest("sampled-out")

@@ -18,7 +18,7 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from . import behaviours
+from . import behaviours, judge
 from .behaviours import BEHAVIOURS, Behaviour, Message, Prompt
 
 logger = logging.getLogger(__name__)
@@ -369,9 +369,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     if behaviours.fails(prompt, behaviour):
         return failure_response(prompt.model, behaviour.failure_status)
 
-    content, finish_reason = behaviours.truncate(
-        behaviours.answer(prompt, behaviour), chat.max_tokens
-    )
+    # Rollout Desk's judge prompts get a judge's answer (judge.py), every other prompt a reply.
+    respond = judge.answer if judge.is_judge_prompt(prompt) else behaviours.answer
+    content, finish_reason = behaviours.truncate(respond(prompt, behaviour), chat.max_tokens)
     if chat.stream:
         response = StreamingHttpResponse(
             _sse(chunks(chat, content, finish_reason)), content_type="text/event-stream"

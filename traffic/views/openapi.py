@@ -244,6 +244,47 @@ ROLLOUT = _obj(
     created={"type": "string", "format": "date-time"},
     ended={"type": ["string", "null"], "format": "date-time"},
 )
+GATE_VERDICT = {"enum": ["running", "passed", "needs_ack", "blocked", "incomplete", "cancelled"]}
+GATE_START = {
+    **_obj(
+        ["feature", "candidate"],
+        feature={"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,64}$", "description": "Its key"},
+        candidate={"type": "string", "format": "uuid", "description": "The config's code"},
+        trials={"type": "integer", "minimum": 1, "maximum": 20, "default": 1},
+    ),
+}
+GATE = _obj(
+    ["code", "feature", "verdict", "finished", "baseline_run", "candidate_run", "regressed"],
+    code={"type": "string", "format": "uuid"},
+    feature={"type": "string"},
+    rollout={"type": ["string", "null"], "format": "uuid"},
+    verdict=GATE_VERDICT,
+    clears={"type": "boolean", "description": "Passed, or needs_ack and acknowledged"},
+    created={"type": "string", "format": "date-time"},
+    finished={"type": ["string", "null"], "format": "date-time"},
+    baseline={"type": "string", "format": "uuid"},
+    candidate={"type": "string", "format": "uuid"},
+    trials={"type": "integer"},
+    baseline_run={"type": ["string", "null"], "description": "The first suite's baseline run"},
+    candidate_run={"type": ["string", "null"], "description": "The first suite's candidate run"},
+    runs={"type": "array", "items": {"type": "object"}, "description": "Every suite's runs"},
+    reasons={"type": "array", "items": {"type": "string"}},
+    regressed={
+        "type": "array",
+        "description": "Cases that block (critical) or regressed, blocking ones first",
+        "items": _obj(
+            ["case", "suite", "reason"],
+            case={"type": "string"},
+            suite={"type": "string"},
+            reason={"type": "string"},
+        ),
+    },
+    dimensions={
+        "type": "array",
+        "description": "Per suite and dimension: pass rates, delta and 95% interval in points",
+        "items": {"type": "object"},
+    },
+)
 _TEXT_PART = _obj(["type", "text"], type={"const": "text"}, text={"type": "string"})
 CHAT_MESSAGE = {
     "type": "object",
@@ -632,6 +673,46 @@ def build_schema() -> dict:
                         "403": _err("Not a token (a session may not write)"),
                         "404": _err("No such rollout (or not of this token's features)"),
                         "409": _err("The rollout has ended: its pairs are no longer reviewed"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/v1/gates": {
+                "post": {
+                    "summary": "Start an eval gate for a feature and a candidate config (a "
+                    "deployment pipeline's gate); poll `url` for the verdict. The gate belongs "
+                    "to the feature's draft or gate rollout of that candidate, if there is one.",
+                    "requestBody": _json_body(GATE_START),
+                    "responses": {
+                        "202": _resp(
+                            "Started: the runs are queued",
+                            _obj(
+                                ["code", "verdict", "url"],
+                                code={"type": "string", "format": "uuid"},
+                                verdict={"const": "running"},
+                                url={"type": "string"},
+                            ),
+                        ),
+                        **BODY_ERRORS,
+                        "403": _err("Not a token, or not scoped to this feature"),
+                        "404": _err("No such feature or config"),
+                        "409": _err(
+                            "The feature has no eval suite with cases, or its rollout's gate "
+                            "cannot run again (running, blocked: change the candidate)"
+                        ),
+                        "422": _err("The candidate is the feature's baseline"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/v1/gates/{code}": {
+                "get": {
+                    "summary": "A gate's verdict and report",
+                    "security": [{"token": []}, {"session": []}],
+                    "parameters": [{**ROLLOUT_CODE}],
+                    "responses": {
+                        "200": _resp("The gate", GATE),
+                        "404": _err("No such gate (or not of this token's features)"),
                         **COMMON,
                     },
                 }

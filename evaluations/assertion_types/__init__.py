@@ -1,0 +1,1 @@
+"""The assertion types of eval cases; the public entry is evaluations/assertions.py."""

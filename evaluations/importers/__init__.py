@@ -1,0 +1,1 @@
+"""Readers that turn uploaded files (promptfoo configs, JSONL) into an import plan."""

@@ -1,0 +1,13 @@
+"""Celery tasks of rollout control; thin: they call the service."""
+
+from celery import shared_task
+
+from rollouts import judge_tasks  # noqa: F401 - registers the judge's tasks with Celery
+from rollouts.services.deprecations import deprecation_warnings_record
+
+
+@shared_task(name="rollouts.tasks.deprecation_warnings")
+def deprecation_warnings() -> int:
+    """Daily (settings.CELERY_BEAT_SCHEDULE). Idempotent within a UTC day, so a redelivery or a
+    beat restart that runs it twice writes nothing more."""
+    return deprecation_warnings_record()
