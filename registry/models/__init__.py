@@ -1,5 +1,6 @@
 from .audit import AuditCheckpoint, AuditEvent
 from .deadletters import DeadLetter
+from .metrics import LATENCY_BUCKETS_MS, MetricMinute
 from .registry import Feature, ModelConfig, ModelVersion, Provider
 from .rollout import Rollout, RoutingState
 from .serving import ServingChange, ServingShare
@@ -8,12 +9,14 @@ from .tokens import ApiToken
 from .traffic import Feedback, RequestLog
 
 __all__ = [
+    "LATENCY_BUCKETS_MS",
     "ApiToken",
     "AuditCheckpoint",
     "AuditEvent",
     "DeadLetter",
     "Feature",
     "Feedback",
+    "MetricMinute",
     "ModelConfig",
     "ModelVersion",
     "Provider",

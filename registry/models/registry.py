@@ -352,6 +352,19 @@ class Feature(models.Model):
     )
     # Apps whose tool calls have side effects: the candidate's tool calls are recorded as text
     # and never executed (nothing in Rollout Desk executes tool calls in any case).
+    # Canary approvals: with the two-person rule, whoever started a rollout cannot be the only
+    # approver of its promotions.
+    two_person_rule = models.BooleanField(
+        default=False, help_text="The starter of a rollout cannot approve its promotions alone."
+    )
+    # Guardrail notifications (Slack-compatible JSON). The URL holds a secret token, so only the
+    # name of the environment variable holding it is stored, as for provider API keys.
+    webhook_url_env = models.CharField(
+        "webhook URL variable",
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable holding the notification webhook URL.",
+    )
     no_shadow_tool_calls = models.BooleanField(
         "no shadow of tool calls",
         default=False,

@@ -55,6 +55,8 @@ class Rollout(models.Model):
         ModelConfig, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     note = models.TextField(blank=True)
+    # A paused canary keeps its split but does not move: no promotion, no stage timer.
+    paused = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

@@ -1,4 +1,14 @@
 from .campaigns import Campaign, CampaignMember
+from .guardrails import Guardrail, GuardrailCheck
 from .judging import PairJudgement
+from .stages import Approval, Stage
 
-__all__ = ["Campaign", "CampaignMember", "PairJudgement"]
+__all__ = [
+    "Approval",
+    "Campaign",
+    "CampaignMember",
+    "Guardrail",
+    "GuardrailCheck",
+    "PairJudgement",
+    "Stage",
+]
