@@ -59,6 +59,8 @@ bench: install-dev
 	$(BIN)/python bench/bench_comparison.py
 	$(BIN)/python bench/bench_gateway.py
 	$(BIN)/python bench/bench_eval_run.py
+	$(BIN)/python bench/bench_guardrails.py
+	$(BIN)/python bench/bench_canary_charts.py
 	$(BIN)/python bench/bench_shadow.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_review.py

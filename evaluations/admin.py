@@ -5,7 +5,8 @@ Django's default site from here.
 Suites and cases are written through evaluations/services/suites.py (validated, audited);
 runs and gates are read-only here: they change only through their services."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,10 +15,26 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from evaluations.case_fields import clean_assertions_of, clean_messages, clean_variables
 from evaluations.models import Case, Gate, Run, Suite
 from evaluations.services import suites as services
 from registry.errors import DomainError
 from registry.roles import Role, has_role
+
+T = TypeVar("T")
+
+# django-stubs' generic forms of Django's classes; at run time they are not subscriptable
+# (django-stubs-ext's monkeypatch is a dev dependency only).
+if TYPE_CHECKING:
+    CaseFormBase = forms.ModelForm[Case]
+    CaseInlineBase = admin.StackedInline[Case, Suite]
+    SuiteAdminBase = admin.ModelAdmin[Suite]
+    RunAdminBase = admin.ModelAdmin[Run]
+    GateAdminBase = admin.ModelAdmin[Gate]
+else:
+    CaseFormBase = forms.ModelForm
+    CaseInlineBase = admin.StackedInline
+    SuiteAdminBase = RunAdminBase = GateAdminBase = admin.ModelAdmin
 
 
 class AdminRoleMixin:
@@ -50,27 +67,15 @@ class ReadOnlyMixin(AdminRoleMixin):
         return False
 
 
-class CaseAdminForm(forms.ModelForm):
+class CaseAdminForm(CaseFormBase):
     """The same save-time checks as the pages: a malformed regex or schema is refused on the
     assertions field, naming the entry."""
 
     class Meta:
         model = Case
-        fields = [
-            "name",
-            "messages",
-            "variables",
-            "prompt",
-            "reference",
-            "assertions",
-            "dimension",
-            "critical",
-            "weight",
-            "threshold",
-            "draft",
-        ]
+        fields = list(services.CASE_FIELDS)
 
-    def _named(self, field: str, clean: Any) -> Any:
+    def _named(self, field: str, clean: Callable[[object], T]) -> T:
         try:
             return clean(self.cleaned_data.get(field))
         except ValidationError as exc:
@@ -79,39 +84,27 @@ class CaseAdminForm(forms.ModelForm):
                 [f"{key}: {' '.join(msgs)}" for key, msgs in named.items()]
             ) from None
 
-    def clean_assertions(self) -> list[dict]:
-        return self._named("assertions", services.clean_assertions_of)
+    def clean_assertions(self) -> list[dict[str, Any]]:
+        return self._named("assertions", clean_assertions_of)
 
-    def clean_messages(self) -> list[dict]:
-        return self._named("messages", services.clean_messages)
+    def clean_messages(self) -> list[dict[str, Any]]:
+        return self._named("messages", clean_messages)
 
-    def clean_variables(self) -> dict:
-        return self._named("variables", services.clean_variables)
+    def clean_variables(self) -> dict[str, Any]:
+        return self._named("variables", clean_variables)
 
 
-class CaseInline(admin.StackedInline):
+class CaseInline(AdminRoleMixin, CaseInlineBase):
     model = Case
     form = CaseAdminForm
     extra = 0
     show_change_link = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_role(request.user, Role.ADMIN)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_role(request.user, Role.ADMIN)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_role(request.user, Role.ADMIN)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_role(request.user, Role.ADMIN)
-
 
 SUITE_FIELDS = ("name", "description", "prompt", "threshold_pp", "judge_config", "active")
 
 
-class SuiteAdmin(AdminRoleMixin, admin.ModelAdmin):
+class SuiteAdmin(AdminRoleMixin, SuiteAdminBase):
     list_display = ["name", "feature", "active", "case_count", "created"]
     list_filter = ["active", "feature"]
     search_fields = ["name", "feature__key"]
@@ -168,7 +161,7 @@ class SuiteAdmin(AdminRoleMixin, admin.ModelAdmin):
         return None
 
 
-class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RunAdmin(ReadOnlyMixin, RunAdminBase):
     list_display = [
         "code",
         "suite",
@@ -214,7 +207,7 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return False
 
 
-class GateAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class GateAdmin(ReadOnlyMixin, GateAdminBase):
     list_display = ["code", "feature", "rollout", "verdict", "trials", "created", "finished"]
     list_filter = ["verdict"]
     search_fields = ["feature__key"]

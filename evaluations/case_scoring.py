@@ -34,10 +34,10 @@ Judge = Callable[[str, str, str], Awaitable[Grade]]
 class CaseSpec:
     """What scoring needs of a case, read once from the database."""
 
-    messages: list[dict]  # what was sent, before the config's system prompt
-    variables: dict  # also fill the config's system prompt
+    messages: list[dict[str, Any]]  # what was sent, before the config's system prompt
+    variables: dict[str, Any]  # also fill the config's system prompt
     reference: str
-    assertions: list[dict]  # cleaned (clean_assertions' shape)
+    assertions: list[dict[str, Any]]  # cleaned (clean_assertions' shape)
     threshold: float | None
     # Why the stored assertions cannot run (saved before a rule existed): the result's error.
     problem: str = ""
@@ -45,8 +45,8 @@ class CaseSpec:
 
 def case_spec(
     *,
-    messages: list[dict],
-    variables: dict,
+    messages: list[dict[str, Any]],
+    variables: dict[str, Any],
     reference: str,
     assertions: object,
     threshold: float | None,
@@ -79,7 +79,7 @@ def case_spec(
     )
 
 
-def _render(value: object, variables: dict) -> object:
+def _render(value: object, variables: dict[str, Any]) -> object:
     if isinstance(value, str):
         return render_template(value, variables)
     if isinstance(value, list):
@@ -87,7 +87,7 @@ def _render(value: object, variables: dict) -> object:
     return value  # schemas and tool-call specs hold no placeholders promptfoo would fill
 
 
-def render_assertions(assertions: object, variables: dict) -> object:
+def render_assertions(assertions: object, variables: dict[str, Any]) -> object:
     """The assertions with every string value (and string item of a list value) filled with
     the case's variables; anything not shaped like a list of assertions is left for
     clean_assertions to refuse."""
@@ -100,7 +100,7 @@ def render_assertions(assertions: object, variables: dict) -> object:
     ]  # fmt: skip
 
 
-def question_of(messages: list[dict]) -> str:
+def question_of(messages: list[dict[str, Any]]) -> str:
     """The last user message's text (content parts joined), for the judge and `similar`."""
     for message in reversed(messages):
         if message.get("role") != "user":
@@ -129,7 +129,9 @@ def _call_fields(result: CallResult, cost: Decimal | None) -> dict[str, Any]:
     }
 
 
-def _error(fields: dict[str, Any], *, kind: str, message: str, outcomes: list[Outcome]) -> dict:
+def _error(
+    fields: dict[str, Any], *, kind: str, message: str, outcomes: list[Outcome]
+) -> dict[str, Any]:
     return {
         **fields,
         "status": CaseResult.Status.ERROR,

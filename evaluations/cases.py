@@ -47,8 +47,8 @@ def template_variables(template: str) -> list[str]:
 
 
 def case_messages(
-    *, messages: list[dict], variables: Mapping[str, Any], prompt: str, suite_prompt: str
-) -> list[dict]:
+    *, messages: list[dict[str, Any]], variables: Mapping[str, Any], prompt: str, suite_prompt: str
+) -> list[dict[str, Any]]:
     """The conversation a case sends (before the config's system prompt is put in front)."""
     if messages:
         return [

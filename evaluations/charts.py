@@ -1,5 +1,6 @@
 """Gate figures built from the stored gate report (plain dicts): easy to test on fig.to_dict()."""
 
+import html
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,9 @@ def gate_dimension_figure(dimension: Mapping[str, Any]) -> go.Figure:
     """Baseline vs candidate pass rate of one (suite, dimension) of a gate report, each bar with
     its 95% Wilson interval (unweighted counts, as the report's intervals are); the title gives
     the weighted delta and the Newcombe interval of the difference."""
-    label = f"{dimension['dimension']} · {dimension['suite_name']}"
+    # Plotly renders some HTML tags (<b>, <a href>, <br>) in titles: names typed by people are
+    # escaped so a suite called "<a href=javascript:…>" stays text.
+    label = html.escape(f"{dimension['dimension']} · {dimension['suite_name']}")
     delta, interval = dimension.get("delta_pp"), dimension.get("interval_pp")
     title = f"{label}: {_points(delta)} points"
     if interval:
@@ -61,10 +64,10 @@ def gate_dimension_figure(dimension: Mapping[str, Any]) -> go.Figure:
 def _above(rate: Mapping[str, Any]) -> float:
     if rate["rate"] is None or rate["high"] is None:
         return 0.0
-    return max(0.0, rate["high"] - rate["rate"])
+    return max(0.0, float(rate["high"]) - float(rate["rate"]))
 
 
 def _below(rate: Mapping[str, Any]) -> float:
     if rate["rate"] is None or rate["low"] is None:
         return 0.0
-    return max(0.0, rate["rate"] - rate["low"])
+    return max(0.0, float(rate["rate"]) - float(rate["low"]))

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
 from evaluations.models import CaseResult, Run
@@ -39,7 +40,7 @@ class Claim:
     attempts: int  # the fencing token of this claim
 
 
-def _lease_end() -> ExpressionWrapper:
+def _lease_end() -> "ExpressionWrapper[CombinedExpression]":
     return ExpressionWrapper(
         Now() + timedelta(seconds=settings.EVAL_LEASE_SECONDS), output_field=DateTimeField()
     )

@@ -203,12 +203,12 @@ class _Execution:
     ) -> None:
         self.engine, self.plan, self.transport = engine, plan, transport
         self.cases: dict[int, CaseSpec | str] = {}  # str: why the case cannot be sent
-        self.inflight: dict[asyncio.Task, claims.Claim] = {}
+        self.inflight: dict[asyncio.Task[None], claims.Claim] = {}
         self.buffer: list[claims.Written] = []
         self.flush_now = asyncio.Event()
         self.stopped = False  # the run was cancelled (or ended): drop what is in flight
         self.done = False
-        self.flusher: asyncio.Task | None = None
+        self.flusher: asyncio.Task[None] | None = None
 
     async def main(self) -> bool:
         """True when the time budget ran out with results still to claim."""
@@ -264,7 +264,7 @@ class _Execution:
         await asyncio.gather(*self.inflight, return_exceptions=True)
         return True
 
-    def _forget(self, task: asyncio.Task) -> None:
+    def _forget(self, task: asyncio.Task[None]) -> None:
         self.inflight.pop(task, None)
 
     async def _one(self, claim: claims.Claim) -> None:

@@ -2,22 +2,32 @@
 the rules live in evaluations/services/suites.py, whose errors come back onto the fields."""
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from evaluations.models import Case, Dimension, Suite
 from evaluations.services.runs import MAX_TRIALS
 from registry.models import Feature, ModelConfig
 
+T = TypeVar("T")
 
-class ConfigChoice(forms.ModelChoiceField):
+# django-stubs' generic field; Django's class is not subscriptable at run time.
+if TYPE_CHECKING:
+    ConfigChoiceBase = forms.ModelChoiceField[ModelConfig]
+else:
+    ConfigChoiceBase = forms.ModelChoiceField
+
+
+class ConfigChoice(ConfigChoiceBase):
     def label_from_instance(self, obj: ModelConfig) -> str:
         return f"{obj.name} · {obj.model_version.model_id}"
 
 
-def _configs():
+def _configs() -> QuerySet[ModelConfig]:
     return (
         ModelConfig.objects.filter(archived=False).select_related("model_version").order_by("name")
     )
@@ -41,6 +51,16 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
                 form.add_error(field, message if key == field else f"{key}: {message}")
             else:
                 form.add_error(None, f"{key}: {message}")
+
+
+def save_or_errors(form: forms.Form, save: Callable[[], T]) -> T | None:
+    """What `save` (a service call) returns, or None with its ValidationError put on the
+    form's fields, so the page shows the form again with every error where it belongs."""
+    try:
+        return save()
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        return None
 
 
 def _json_field(label: str, help_text: str, rows: int = 6) -> forms.CharField:

@@ -13,7 +13,7 @@ a verdict (evaluations/judging/answers.py).
 import asyncio
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -44,7 +44,7 @@ class PairVerdict:
     verdict: Verdict | None  # the candidate against the baseline, after both orders
     # One entry per order: order, winner ("A" | "B" | "tie" as the judge said), preferred
     # ("baseline" | "candidate" | "tie"), verdict (candidate terms), reasoning, error.
-    orders: list[dict] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
 
 
@@ -128,8 +128,8 @@ _SIDES = {BASELINE_FIRST: ("baseline", "candidate"), CANDIDATE_FIRST: ("candidat
 _VERDICT_OF: dict[str, Verdict] = {"candidate": "better", "baseline": "worse", "tie": "same"}
 
 
-def _order(order: str, result: CallResult) -> dict:
-    entry: dict = {"order": order, "winner": None, "preferred": None, "verdict": None}
+def _order(order: str, result: CallResult) -> dict[str, Any]:
+    entry: dict[str, Any] = {"order": order, "winner": None, "preferred": None, "verdict": None}
     if not result.ok:
         return {**entry, "reasoning": "", "error": _call_failed(result)}
     try:
@@ -148,7 +148,7 @@ def _order(order: str, result: CallResult) -> dict:
     }
 
 
-def combine(orders: list[dict]) -> PairVerdict:
+def combine(orders: list[dict[str, Any]]) -> PairVerdict:
     """Both orders' verdicts into one: agreement stands, disagreement is a tie, any failed
     order makes the whole pair an error (one order alone cannot cancel position bias)."""
     failed = [o for o in orders if o["error"]]

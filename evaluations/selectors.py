@@ -2,6 +2,7 @@
 per result (a run may hold thousands of rows)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Case as Switch
 from django.db.models import (
@@ -40,7 +41,7 @@ MAX_FAILURES_SHOWN = 200
 MAX_PASSES_SHOWN = 200
 
 
-def run_counts() -> dict:
+def run_counts() -> dict[str, Any]:
     """Annotations of a run's result counts by status."""
     return {
         "n_results": Count("results"),
@@ -69,7 +70,7 @@ def features_with_suites() -> QuerySet[Feature]:
 def suite_runs(suite: Suite, *, limit: int = 50) -> QuerySet[Run]:
     return (
         Run.objects.filter(suite=suite)
-        .select_related("config__model_version", "created_by", "gate")
+        .select_related("config__model_version", "created_by", "gate__rollout")
         .annotate(**run_counts())
         .order_by("-created", "-id")[:limit]
     )
@@ -161,6 +162,6 @@ def run_results_ordered(run: Run) -> QuerySet[CaseResult]:
     return _results(run)
 
 
-def failed_outcomes(result: CaseResult) -> list[dict]:
+def failed_outcomes(result: CaseResult) -> list[dict[str, Any]]:
     """The assertions that failed and why, from the stored outcomes."""
     return [o for o in (result.outcomes or []) if isinstance(o, dict) and not o.get("passed")]

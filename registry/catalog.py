@@ -1,28 +1,16 @@
-"""The model catalog: prices, context windows and retirement dates from a file in the format of
-LiteLLM's community-kept `model_prices_and_context_window.json`, applied to registered model
-versions so nobody types them by hand.
+"""The model catalog applied: prices, context windows and retirement dates from a file in the
+format of LiteLLM's `model_prices_and_context_window.json` (read by registry/catalog_parsing.py),
+written on registered model versions so nobody types them by hand.
 
-The format: one JSON object, model name -> details (`input_cost_per_token`,
-`output_cost_per_token`, `max_input_tokens`, `max_tokens`, `max_output_tokens`,
-`deprecation_date` "YYYY-MM-DD", `litellm_provider`, `mode`, ...), plus a `sample_spec` entry that
-documents the fields and is not a model. Names carry the route LiteLLM calls them through
-(`azure/`, `bedrock/`, `vertex_ai/`, `openrouter/<vendor>/`, Bedrock's `anthropic.<id>-v1:0`).
-
-1. `catalog_parse(text)` (pure) reads the file: a malformed entry (a cost that is not a number,
-   a date that is not YYYY-MM-DD) is reported by key and field and skipped whole, so one bad entry
-   never blocks the others, and a half-read entry is never applied.
+1. `catalog_read(source)` fetches an https URL (after the egress policy) or reads a path;
+   `catalog_parse(text)` (pure, registry/catalog_parsing.py) reads the file.
 2. `catalog_apply(catalog=...)` matches each registered version to one entry (its exact model id
    first unless its provider's own route names it, then a name with a known route stripped;
-   versions are never created), and writes the
-   changed fields in one transaction, one audit event per version with exactly those fields.
-3. `catalog_read(source)` fetches an https URL (after the egress policy) or reads a path.
+   versions are never created), and writes the changed fields in one transaction, one audit
+   event per version with exactly those fields.
 """
 
-import json
-import re
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +18,36 @@ import httpx
 from django.db import transaction
 
 from registry import egress
+from registry.catalog_parsing import (
+    Catalog,
+    CatalogError,
+    Entry,
+    Problem,
+    catalog_parse,
+    name_forms,
+)
 from registry.models import AuditEvent, ModelVersion
 from registry.services.audit import audit_record, db_now
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "Entry",
+    "Problem",
+    "Summary",
+    "VersionChange",
+    "catalog_apply",
+    "catalog_parse",
+    "catalog_read",
+    "match_entry",
+    "name_forms",
+]
 
 # A catalog bigger than this is not LiteLLM's (about 1 MB in 2025); refusing it bounds memory.
 MAX_CATALOG_BYTES = 20 * 1024 * 1024
 FETCH_TIMEOUT_SECONDS = 30.0
-PER_MILLION = Decimal(1_000_000)
-PRICE_STEP = Decimal("0.0001")  # ModelVersion's prices keep 4 decimal places
-PRICE_MAX = Decimal("99999999.9999")
-INT_MAX = 2_147_483_647  # PositiveIntegerField on PostgreSQL
-IGNORED_KEYS = frozenset({"sample_spec"})
-
-# Routes LiteLLM writes before a vendor's own id, and the provider hosts they belong to (used
-# to prefer `azure/x` for a version on an Azure endpoint when several routes carry `x`).
-_ROUTE = re.compile(
-    r"^(?P<route>azure_ai|azure|bedrock(?:/converse)?(?:/[a-z]{2}(?:-gov)?-[a-z]+-\d)?|"
-    r"vertex_ai_beta|vertex_ai|gemini|anthropic|openai|mistral|openrouter/[a-z0-9_.-]+)/"
-)
+# The provider hosts each LiteLLM route belongs to (used to prefer `azure/x` for a version on
+# an Azure endpoint when several routes carry `x`).
 _ROUTE_HOSTS = {
     "azure": ("azure",),
     "bedrock": ("amazonaws", "bedrock"),
@@ -58,131 +58,6 @@ _ROUTE_HOSTS = {
     "openai": ("openai.com",),
     "mistral": ("mistral.ai",),
 }
-# Bedrock's cross-region inference profiles (us.anthropic...) and its Anthropic form.
-_BEDROCK_REGION = re.compile(r"^(?:us|eu|apac|global|us-gov)\.(?=anthropic\.)")
-_BEDROCK_ANTHROPIC = re.compile(r"^anthropic\.(?P<id>.+?)-v\d+(?::\d+)?$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-FIELDS = ("input_price", "output_price", "context_window", "max_output_tokens", "deprecates")
-
-
-class CatalogError(ValueError):
-    """The catalog as a whole cannot be used; the message says why and what to give instead."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.key}.{self.field}" if self.field else self.key
-        return f"{where}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Entry:
-    key: str
-    values: dict[str, Any]  # only the FIELDS the entry gives
-
-
-@dataclass
-class Catalog:
-    entries: dict[str, Entry]
-    problems: list[Problem] = field(default_factory=list)
-
-
-# --- 1. parsing (pure) ---------------------------------------------------------------------------
-
-
-def _price(raw: Any) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
-        raise ValueError(f"must be a number (USD per token), got {raw!r}")
-    price = (Decimal(raw) * PER_MILLION).quantize(PRICE_STEP, rounding=ROUND_HALF_UP)
-    if price < 0 or price > PRICE_MAX:
-        raise ValueError(f"{raw} per token is outside 0 to {PRICE_MAX} USD per 1M tokens")
-    return price
-
-
-def _tokens(raw: Any) -> int:
-    if isinstance(raw, Decimal) and raw == raw.to_integral_value():
-        raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= INT_MAX:
-        raise ValueError(f"must be a positive whole number of tokens, got {raw!r}")
-    return raw
-
-
-def _date(raw: Any) -> date:
-    if not isinstance(raw, str) or not _ISO_DATE.fullmatch(raw):
-        raise ValueError(f"must be a date written YYYY-MM-DD, got {raw!r}")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a calendar date") from None
-
-
-# (our field, the catalog's fields in order of preference, the reader)
-_READERS = (
-    ("input_price", ("input_cost_per_token",), _price),
-    ("output_price", ("output_cost_per_token",), _price),
-    ("context_window", ("max_input_tokens", "max_tokens"), _tokens),
-    ("max_output_tokens", ("max_output_tokens",), _tokens),
-    ("deprecates", ("deprecation_date",), _date),
-)
-
-
-def _entry(key: str, raw: Any) -> tuple[Entry | None, list[Problem]]:
-    if not isinstance(raw, dict):
-        return None, [Problem(key, "", f"must be an object of fields, got {type(raw).__name__}")]
-    values: dict[str, Any] = {}
-    problems: list[Problem] = []
-    for ours, theirs, reader in _READERS:
-        name = next((n for n in theirs if raw.get(n) is not None), None)
-        if name is None:
-            continue
-        try:
-            values[ours] = reader(raw[name])
-        except ValueError as exc:
-            problems.append(Problem(key, name, f"{exc}; entry skipped"))
-    return (None if problems else Entry(key, values)), problems
-
-
-def catalog_parse(text: str | bytes) -> Catalog:
-    """Read a catalog file. Numbers are read as Decimal, so 2.5e-06 USD a token is exactly
-    2.5 USD per million, without float noise."""
-    try:
-        data = json.loads(text, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"The catalog is not valid JSON ({exc}).") from None
-    if not isinstance(data, dict):
-        raise CatalogError(
-            "The catalog must be a JSON object of model name -> details, as LiteLLM's "
-            f"model_prices_and_context_window.json is; this file holds a {type(data).__name__}."
-        )
-    catalog = Catalog(entries={})
-    for key, raw in data.items():
-        if key in IGNORED_KEYS:
-            continue
-        entry, problems = _entry(key, raw)
-        catalog.problems.extend(problems)
-        if entry is not None:
-            catalog.entries[key] = entry
-    return catalog
-
-
-def name_forms(key: str) -> list[tuple[str, str]]:
-    """(route, bare id) pairs a catalog name may stand for, most literal first:
-    `bedrock/us.anthropic.claude-x-v1:0` -> anthropic.claude-x-v1:0, claude-x."""
-    route, bare = "", key
-    match = _ROUTE.match(key)
-    if match:
-        route, bare = match["route"].split("/")[0], key[match.end() :]
-    forms = [(route, bare)] if bare != key else []
-    bare = _BEDROCK_REGION.sub("", bare)
-    anthropic = _BEDROCK_ANTHROPIC.match(bare)
-    if anthropic:
-        forms += [("bedrock", bare), ("bedrock", anthropic["id"])]
-    return list(dict.fromkeys(forms))
 
 
 def match_entry(version: ModelVersion, catalog: Catalog) -> Entry | None:
@@ -208,7 +83,7 @@ def match_entry(version: ModelVersion, catalog: Catalog) -> Entry | None:
     return catalog.entries[best[2]] if best else None
 
 
-# --- 2. applying ---------------------------------------------------------------------------------
+# --- applying ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -326,7 +201,7 @@ def catalog_apply(
     return summary
 
 
-# --- 3. reading the source -----------------------------------------------------------------------
+# --- reading the source -----------------------------------------------------------------------
 
 
 def catalog_read(source: str) -> bytes:

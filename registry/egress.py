@@ -82,6 +82,35 @@ def key_env_problem(name: str, *, allowlist: Iterable[str] | None = None) -> str
     )
 
 
+WEBHOOK_ENV_SUFFIX = "_WEBHOOK_URL"
+
+
+def webhook_env_problem(name: str, *, allowlist: Iterable[str] | None = None) -> str | None:
+    """Why `name` may not be a feature's webhook variable, or None when it may (empty: no
+    webhook). Like provider key names (registry/egress.py `key_env_problem`): a variable name,
+    never one of the product's own settings, ending in _WEBHOOK_URL or allow-listed in
+    settings.WEBHOOK_URL_ENV_ALLOWLIST."""
+    if not name:
+        return None
+    if not ENV_NAME.fullmatch(name):
+        return (
+            "Use the name of an environment variable (capitals, digits and _), e.g. "
+            "SUPPORT_WEBHOOK_URL; never the URL itself."
+        )
+    if name in PRODUCT_ENV_NAMES or name.startswith(_PRODUCT_PREFIXES):
+        return (
+            f"{name} holds one of Rollout Desk's own settings or secrets and is never used as a "
+            "webhook; put the webhook URL in a variable of its own, e.g. SUPPORT_WEBHOOK_URL."
+        )
+    allowed = set(allowlist if allowlist is not None else settings.WEBHOOK_URL_ENV_ALLOWLIST)
+    if name.endswith(WEBHOOK_ENV_SUFFIX) or name in allowed:
+        return None
+    return (
+        f"{name} is not a webhook variable: use a name ending in {WEBHOOK_ENV_SUFFIX} (e.g. "
+        "SUPPORT_WEBHOOK_URL), or add it to WEBHOOK_URL_ENV_ALLOWLIST."
+    )
+
+
 # --- the base URL ----------------------------------------------------------------------------
 
 # Names that mean "this machine" or a cloud metadata service without any DNS answer.

@@ -286,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
     "import-model-catalog": {"task": "registry.tasks.import_catalog", "schedule": 86400.0},
     # Shadow pairs of rollouts with a judge config, judged in both orders.
     "judge-pending-pairs": {"task": "rollouts.judge_tasks.judge_pending_pairs", "schedule": 60.0},
+    # Guardrails of every canary; a critical breach rolls back at once.
+    "evaluate-guardrails": {
+        "task": "rollouts.tasks_guardrails.guardrails_evaluate_all",
+        "schedule": 60.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -309,6 +314,12 @@ EVAL_CALL_DEADLINE_SECONDS = env_int("EVAL_CALL_DEADLINE_SECONDS", 90, minimum=1
 MODEL_CATALOG_SOURCE = env_str("MODEL_CATALOG_SOURCE")
 # A campaign lists a feature as stalled when its rollout has not moved for this many days.
 CAMPAIGN_STALE_DAYS = env_int("CAMPAIGN_STALE_DAYS", 7, minimum=1)
+
+# --- Canary --------------------------------------------------------------------------------
+# Where the site is, for absolute links in notifications (e.g. https://rollout.example.com).
+SITE_URL = env_str("SITE_URL")
+# Webhook variable names allowed besides *_WEBHOOK_URL (guardrail notifications).
+WEBHOOK_URL_ENV_ALLOWLIST = env_list("WEBHOOK_URL_ENV_ALLOWLIST", [])
 
 LOGGING = {
     "version": 1,

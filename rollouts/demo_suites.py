@@ -11,6 +11,8 @@ Against the simulator (traffic/simulator/README.md) they give the three gate ver
   passes them all: chit-chat words are matched as whole words, "hey" is not in "They").
 """
 
+from typing import Any
+
 INTENT_SCHEMA = {
     "type": "object",
     "required": ["intent", "confidence"],
@@ -53,7 +55,7 @@ _TICKETS = [
 ]
 
 
-def _intent_cases() -> list[dict]:
+def _intent_cases() -> list[dict[str, Any]]:
     cases = []
     for number, (intent, message) in enumerate(_INTENT_MESSAGES, start=1):
         cases.append(
@@ -76,7 +78,7 @@ def _intent_cases() -> list[dict]:
     return cases
 
 
-def _support_cases() -> list[dict]:
+def _support_cases() -> list[dict[str, Any]]:
     cases = []
     for number, question in enumerate(_SUPPORT_QUESTIONS, start=1):
         variables = {"question": question, "company": "Acme Outfitters"}
@@ -103,7 +105,7 @@ def _support_cases() -> list[dict]:
     return cases
 
 
-def _summary_cases() -> list[dict]:
+def _summary_cases() -> list[dict[str, Any]]:
     cases = []
     for number, ticket in enumerate(_TICKETS, start=1):
         cases.append(
@@ -130,7 +132,7 @@ def _summary_cases() -> list[dict]:
     return cases
 
 
-DEMO_SUITES: dict[str, dict] = {
+DEMO_SUITES: dict[str, dict[str, Any]] = {
     "intent-json": {
         "name": "Intent routing",
         "prompt": "{{message}}",

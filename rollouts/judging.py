@@ -13,6 +13,7 @@ those pairs as either a match or a miss would measure the question, not the judg
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from django.db.models import QuerySet
@@ -104,7 +105,7 @@ def judge_rollout_pairs(
         if not batch:
             break
 
-        async def run(rows: list = batch) -> list[PairVerdict]:
+        async def run(rows: list[tuple[int, Any, str, str]] = batch) -> list[PairVerdict]:
             try:
                 return await asyncio.gather(
                     *(
@@ -152,7 +153,9 @@ class JudgeAgreement:
         return self.pairs < self.minimum
 
 
-def judge_summary(rollout: Rollout, *, agreement_min_pairs: int = AGREEMENT_MIN_PAIRS) -> dict:
+def judge_summary(
+    rollout: Rollout, *, agreement_min_pairs: int = AGREEMENT_MIN_PAIRS
+) -> dict[str, Any]:
     """The judge card's figures: the judge's own verdict rates (95% Wilson), its errors, what is
     still pending, and Cohen's kappa against the reviewers on the pairs both have judged."""
     config = rollout.judge_config

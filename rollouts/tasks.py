@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from rollouts import judge_tasks  # noqa: F401 - registers the judge's tasks with Celery
+# Registers the judge's and the guardrails' tasks with Celery.
+from rollouts import judge_tasks, tasks_guardrails  # noqa: F401
 from rollouts.services.deprecations import deprecation_warnings_record
 
 

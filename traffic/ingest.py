@@ -17,6 +17,7 @@ from registry.services.audit import db_now
 from registry.timeparse import BadInstant, parse_instant
 from traffic.assignment import CANDIDATE, ConfigView, Route
 from traffic.insertable import make_insertable
+from traffic.metrics import record_minutes
 from traffic.outbox import plan_shadow_jobs
 from traffic.providers import ErrorKind
 from traffic.requestids import PATTERN as REQUEST_ID_PATTERN
@@ -397,6 +398,7 @@ def _store(
                     make_insertable(row)  # the schema bounds most columns; this bounds the rest
                 _insert(fresh, now=now)
                 plan_shadow_jobs(fresh, today=now.date())
+                record_minutes(fresh)  # same transaction: a retried attempt counts once
                 stored = {(r.feature_id, r.request_id): r.pk for r in fresh} | existing
                 break
         except IntegrityError:

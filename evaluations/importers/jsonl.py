@@ -21,10 +21,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from evaluations.assertions import clean_assertions
+from evaluations.case_fields import clean_messages, clean_variables
 from evaluations.importers.files import FileProblem, Uploads, load_jsonl
 from evaluations.importers.plan import MAX_CASES, CasePlan, ImportPlan
 from evaluations.models import Dimension
-from evaluations.services.suites import clean_messages, clean_variables
 
 KEYS = (
     "name",

@@ -35,11 +35,11 @@ class Note:
 @dataclass(slots=True)
 class CasePlan:
     name: str
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     prompt: str = ""
     reference: str = ""
-    assertions: list[dict] = field(default_factory=list)
+    assertions: list[dict[str, Any]] = field(default_factory=list)
     dimension: str = "other"
     critical: bool = False
     weight: float = 1.0

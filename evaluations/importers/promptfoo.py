@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from evaluations.case_fields import clean_variables
 from evaluations.importers import asserts, promptfoo_tools
 from evaluations.importers.files import (
     FileProblem,
@@ -27,7 +28,6 @@ from evaluations.importers.promptfoo_cases import case_fields, report_metadata, 
 from evaluations.importers.promptfoo_prompts import Prompt, Prompts
 from evaluations.importers.promptfoo_tests import RawTest, collect, load_var, missing
 from evaluations.importers.providers import match_providers
-from evaluations.services.suites import clean_variables
 
 _KNOWN = {"description", "prompts", "providers", "tests", "defaultTest"}
 # Settings of the promptfoo CLI itself: nothing to import, so not worth a warning.
@@ -134,7 +134,7 @@ class _Config:
         combos = itertools.product(*(values[n] for n in names))
         return [{**values, **dict(zip(names, combo, strict=True))} for combo in combos]
 
-    def assertions(self, raw: Any, where: str, base: str) -> list[dict]:
+    def assertions(self, raw: Any, where: str, base: str) -> list[dict[str, Any]]:
         raw = promptfoo_tools.rewrite(raw, where=where, tools=self.tools, warn=self.plan.warn)
 
         def load_value(ref: str, what: str) -> Any:

@@ -32,7 +32,11 @@ def is_critical(metadata: dict[str, Any]) -> bool:
 
 
 def case_fields(
-    plan: ImportPlan, where: str, metadata: dict, assertions: list[dict], defaults: list[dict]
+    plan: ImportPlan,
+    where: str,
+    metadata: dict[str, Any],
+    assertions: list[dict[str, Any]],
+    defaults: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Dimension from metadata.dimension, else the first metric naming one (the test's own
     assertions before defaultTest's); critical, weight and reference from metadata."""

@@ -9,10 +9,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from evaluations.case_fields import clean_messages
 from evaluations.importers.files import FileProblem, Uploads, folder, load_jsonl, load_structured
 from evaluations.importers.plan import ImportPlan
 from evaluations.importers.promptfoo_tests import is_code_ref, missing
-from evaluations.services.suites import clean_messages
 
 _TAG = re.compile(r"\{%-?\s*(\w+)")
 _FILTERED = re.compile(r"\{\{-?(?P<body>[^}]*\|[^}]*)\}\}")
@@ -51,7 +51,7 @@ def nunjucks_notes(text: str) -> list[str]:
 class Prompt:
     label: str
     template: str = ""
-    messages: list[dict] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Prompts:

@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 # How much of an unreadable answer an error quotes (the answer is untrusted, and may be long).
@@ -47,7 +48,7 @@ def _objects(text: str) -> list[object]:
     return found
 
 
-def json_object(text: str, *, required: str) -> dict:
+def json_object(text: str, *, required: str) -> dict[str, Any]:
     """The first JSON object in the answer that has the key `required`."""
     if not text.strip():
         raise Unreadable("the answer was empty")

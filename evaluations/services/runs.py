@@ -1,6 +1,7 @@
 """Starting, cancelling and reading runs. The executor (evaluations/executor.py) does the calls."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
@@ -41,9 +42,9 @@ def run_create(
     *,
     suite: Suite,
     config: ModelConfig,
-    actor,
+    actor: Any,
     trials: int = 1,
-    gate=None,
+    gate: Gate | None = None,
     side: str = Run.Side.NONE,
 ) -> Run:
     """A run of the suite's non-draft cases on `config`, `trials` times each: every case x trial
@@ -83,7 +84,7 @@ def run_create(
 
 
 @transaction.atomic
-def run_cancel(*, run: Run, actor) -> Run:
+def run_cancel(*, run: Run, actor: Any) -> Run:
     """Stop a run: results not yet written are cancelled; calls in flight finish unrecorded."""
     lock_gate_of(run.pk)
     before = snapshot(run)
@@ -117,6 +118,21 @@ def run_cancel(*, run: Run, actor) -> Run:
     return run
 
 
+def _audited(run_id: int, *, action: str, was: str) -> Run:
+    """The run after a transition the system made (no actor), with its audit event."""
+    run = Run.objects.select_related("suite__feature").get(pk=run_id)
+    audit_record(
+        actor=None,
+        action=action,
+        obj=run,
+        before={"status": was},
+        after=snapshot(run),
+        reason="",
+        feature_key=run.suite.feature.key,
+    )
+    return run
+
+
 def run_start(*, run_id: int) -> Run | None:
     """Queued -> running (compare-and-set, audited); the run when it is running after the call
     (started now or by an earlier delivery), None when it has ended or does not exist."""
@@ -125,17 +141,7 @@ def run_start(*, run_id: int) -> Run | None:
         if Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
             status=Run.Status.RUNNING, started=timezone.now()
         ):
-            run = Run.objects.select_related("suite__feature").get(pk=run_id)
-            audit_record(
-                actor=None,
-                action="eval_run.start",
-                obj=run,
-                before={"status": Run.Status.QUEUED},
-                after=snapshot(run),
-                reason="",
-                feature_key=run.suite.feature.key,
-            )
-            return run
+            return _audited(run_id, action="eval_run.start", was=Run.Status.QUEUED)
     return Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).first()
 
 
@@ -151,17 +157,7 @@ def run_finish(*, run_id: int) -> Run | None:
             pk=run_id, status__in=(Run.Status.QUEUED, Run.Status.RUNNING)
         ).update(status=Run.Status.COMPLETED, finished=timezone.now()):
             return None
-        run = Run.objects.select_related("suite__feature").get(pk=run_id)
-        audit_record(
-            actor=None,
-            action="eval_run.complete",
-            obj=run,
-            before={"status": Run.Status.RUNNING},
-            after=snapshot(run),
-            reason="",
-            feature_key=run.suite.feature.key,
-        )
-    return run
+        return _audited(run_id, action="eval_run.complete", was=Run.Status.RUNNING)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """One access helper per object type: 404 for what does not exist, PermissionDenied for the
 wrong role. Every signed-in user reads suites and runs; writing needs a release manager."""
 
+from uuid import UUID
+
 from django.http import Http404, HttpRequest
 
 from evaluations.models import Case, Run, Suite
 from registry.roles import Role, require_role
 
 
-def get_suite_for_user(request: HttpRequest, code, *, act: bool = False) -> Suite:
+def get_suite_for_user(request: HttpRequest, code: UUID, *, act: bool = False) -> Suite:
     if act:
         require_role(request.user, Role.RELEASE_MANAGER)
     suite = (
@@ -20,7 +22,7 @@ def get_suite_for_user(request: HttpRequest, code, *, act: bool = False) -> Suit
     return suite
 
 
-def get_case_for_user(request: HttpRequest, code, *, act: bool = False) -> Case:
+def get_case_for_user(request: HttpRequest, code: UUID, *, act: bool = False) -> Case:
     if act:
         require_role(request.user, Role.RELEASE_MANAGER)
     case = Case.objects.select_related("suite__feature").filter(code=code).first()
@@ -29,7 +31,7 @@ def get_case_for_user(request: HttpRequest, code, *, act: bool = False) -> Case:
     return case
 
 
-def get_run_for_user(request: HttpRequest, code, *, act: bool = False) -> Run:
+def get_run_for_user(request: HttpRequest, code: UUID, *, act: bool = False) -> Run:
     if act:
         require_role(request.user, Role.RELEASE_MANAGER)
     run = (

@@ -11,7 +11,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
-def describe_assertion(assertion: dict) -> str:
+def describe_assertion(assertion: dict[str, Any]) -> str:
     kind = str(assertion.get("type", "?"))
     value = assertion.get("value")
     threshold = assertion.get("threshold")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
@@ -95,7 +96,7 @@ def _filename(run: Run, ext: str) -> str:
 
 @require_GET
 @login_required
-def run_export_csv(request: HtmxHttpRequest, code) -> StreamingHttpResponse:
+def run_export_csv(request: HtmxHttpRequest, code: UUID) -> StreamingHttpResponse:
     run = get_run_for_user(request, code)
     response = StreamingHttpResponse(_csv_lines(_rows(run)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename(run, "csv")}"'
@@ -125,7 +126,7 @@ def _json_chunks(run: Run) -> Iterator[str]:
 
 @require_GET
 @login_required
-def run_export_json(request: HtmxHttpRequest, code) -> StreamingHttpResponse:
+def run_export_json(request: HtmxHttpRequest, code: UUID) -> StreamingHttpResponse:
     run = get_run_for_user(request, code)
     response = StreamingHttpResponse(_json_chunks(run), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_filename(run, "json")}"'
@@ -156,7 +157,7 @@ def case_line(case: Case) -> dict[str, Any]:
 
 @require_GET
 @login_required
-def suite_cases_jsonl(request: HtmxHttpRequest, code) -> StreamingHttpResponse:
+def suite_cases_jsonl(request: HtmxHttpRequest, code: UUID) -> StreamingHttpResponse:
     """Published cases; `?drafts=1` adds the drafts (they come back as ordinary cases)."""
     suite = get_suite_for_user(request, code)
     cases = suite.cases.order_by("position", "id")

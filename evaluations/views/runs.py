@@ -1,6 +1,9 @@
 """The run page: header, live progress (polled by htmx while the run is live), pass rates per
 dimension, then the results with failures first."""
 
+from typing import Any
+from uuid import UUID
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -24,7 +27,7 @@ from registry.http import HtmxHttpRequest
 from .access import get_run_for_user
 
 
-def _live_context(run: Run) -> dict:
+def _live_context(run: Run) -> dict[str, Any]:
     """What the polled fragment shows: two aggregate queries, whatever the run's size."""
     return {"run": run, "progress": run_progress(run), "rates": dimension_rates(run)}
 
@@ -32,7 +35,7 @@ def _live_context(run: Run) -> dict:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
-def run_detail(request: HtmxHttpRequest, code) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     run = get_run_for_user(request, code)
     if request.htmx:
         response = render(request, "evaluations/run_detail.html#live", _live_context(run))
@@ -62,7 +65,7 @@ def run_detail(request: HtmxHttpRequest, code) -> HttpResponse:
 
 @require_POST
 @login_required
-def run_cancel_view(request: HtmxHttpRequest, code) -> HttpResponse:
+def run_cancel_view(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     run = get_run_for_user(request, code, act=True)
     try:
         run_cancel(run=run, actor=request.user)

@@ -2,15 +2,16 @@
 manager. The services validate and audit; these views only carry forms to them."""
 
 from itertools import groupby
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from evaluations.forms import CaseForm, RunForm, SuiteForm, add_service_errors
+from evaluations.assertions import is_judged
+from evaluations.forms import CaseForm, RunForm, SuiteForm, save_or_errors
 from evaluations.models import Dimension, Suite
 from evaluations.selectors import features_with_suites, suite_runs
 from evaluations.services import runs as run_services
@@ -35,13 +36,14 @@ def suite_new(request: HtmxHttpRequest) -> HttpResponse:
     require_role(request.user, Role.RELEASE_MANAGER)
     form = SuiteForm(request.POST or None, initial={"feature": request.GET.get("feature")})
     if request.method == "POST" and form.is_valid():
-        try:
-            suite = services.suite_create(
-                feature=form.cleaned_data["feature"], actor=request.user, **form.suite_fields()
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        fields = form.suite_fields()
+        suite = save_or_errors(
+            form,
+            lambda: services.suite_create(
+                feature=form.cleaned_data["feature"], actor=request.user, **fields
+            ),
+        )
+        if suite is not None:
             messages.success(request, f"Suite '{suite.name}' created: add its cases.")
             return redirect("eval_suite_detail", code=suite.code)
     return render(request, "evaluations/suite_form.html", {"form": form, "suite": None})
@@ -49,7 +51,7 @@ def suite_new(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def suite_detail(request: HtmxHttpRequest, code) -> HttpResponse:
+def suite_detail(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     suite = get_suite_for_user(request, code)
     return _render_suite(
         request, suite, RunForm(initial={"config": suite.feature.served_config_id})
@@ -69,6 +71,11 @@ def _render_suite(
             describe_assertion(a) for a in case.assertions if isinstance(a, dict)
         ]
     published = [c for c in cases if not c.draft]
+    # Drafts never run, so only published cases make a missing judge worth a warning.
+    n_judged = sum(
+        any(isinstance(a, dict) and is_judged(str(a.get("type"))) for a in c.assertions)
+        for c in published
+    )
     labels = dict(Dimension.choices)
     groups = [
         (labels.get(dim, dim), list(items))
@@ -81,6 +88,7 @@ def _render_suite(
             "suite": suite,
             "groups": groups,
             "n_cases": len(published),
+            "n_judged_cases": n_judged,
             "drafts": [c for c in cases if c.draft],
             "runs": suite_runs(suite),
             "run_form": run_form,
@@ -91,15 +99,14 @@ def _render_suite(
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def suite_edit(request: HtmxHttpRequest, code) -> HttpResponse:
+def suite_edit(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     suite = get_suite_for_user(request, code, act=True)
     form = SuiteForm(request.POST or None, suite=suite)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.suite_update(suite=suite, actor=request.user, **form.suite_fields())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        fields = form.suite_fields()
+        if save_or_errors(
+            form, lambda: services.suite_update(suite=suite, actor=request.user, **fields)
+        ):
             messages.success(request, "Suite saved.")
             return redirect("eval_suite_detail", code=suite.code)
     return render(request, "evaluations/suite_form.html", {"form": form, "suite": suite})
@@ -107,7 +114,7 @@ def suite_edit(request: HtmxHttpRequest, code) -> HttpResponse:
 
 @require_POST
 @login_required
-def run_create(request: HtmxHttpRequest, code) -> HttpResponse:
+def run_create(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     suite = get_suite_for_user(request, code, act=True)
     form = RunForm(request.POST)
     if form.is_valid():
@@ -127,15 +134,15 @@ def run_create(request: HtmxHttpRequest, code) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def case_new(request: HtmxHttpRequest, code) -> HttpResponse:
+def case_new(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     suite = get_suite_for_user(request, code, act=True)
     form = CaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            case = services.case_create(suite=suite, actor=request.user, **form.case_fields())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
+        fields = form.case_fields()
+        case = save_or_errors(
+            form, lambda: services.case_create(suite=suite, actor=request.user, **fields)
+        )
+        if case is not None:
             messages.success(request, f"Case '{case.name}' added.")
             return redirect("eval_suite_detail", code=suite.code)
     return render(request, "evaluations/case_form.html", {"form": form, "suite": suite})
@@ -143,16 +150,16 @@ def case_new(request: HtmxHttpRequest, code) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def case_edit(request: HtmxHttpRequest, code) -> HttpResponse:
+def case_edit(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     case = get_case_for_user(request, code, act=True)
     form = CaseForm(request.POST or None, case=case)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.case_update(case=case, actor=request.user, **form.case_fields())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Case '{case.name}' saved.")
+        fields = form.case_fields()
+        saved = save_or_errors(
+            form, lambda: services.case_update(case=case, actor=request.user, **fields)
+        )
+        if saved is not None:
+            messages.success(request, f"Case '{saved.name}' saved.")
             return redirect("eval_suite_detail", code=case.suite.code)
     return render(
         request, "evaluations/case_form.html", {"form": form, "suite": case.suite, "case": case}
@@ -161,7 +168,7 @@ def case_edit(request: HtmxHttpRequest, code) -> HttpResponse:
 
 @require_POST
 @login_required
-def case_delete(request: HtmxHttpRequest, code) -> HttpResponse:
+def case_delete(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     case = get_case_for_user(request, code, act=True)
     try:
         services.case_delete(case=case, actor=request.user)
@@ -174,7 +181,7 @@ def case_delete(request: HtmxHttpRequest, code) -> HttpResponse:
 
 @require_POST
 @login_required
-def case_publish(request: HtmxHttpRequest, code) -> HttpResponse:
+def case_publish(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     case = get_case_for_user(request, code, act=True)
     try:
         services.case_publish(case=case, actor=request.user)

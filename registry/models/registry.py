@@ -436,3 +436,6 @@ class Feature(models.Model):
                 raise ValidationError(
                     {"redact_custom": f"{pattern!r} is not a valid regular expression: {exc}."}
                 ) from None
+        problem = egress.webhook_env_problem(self.webhook_url_env)
+        if problem:
+            raise ValidationError({"webhook_url_env": problem})

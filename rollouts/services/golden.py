@@ -42,7 +42,9 @@ MAX_SAMPLE = 500  # requests per traffic sample
 _FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~)", re.MULTILINE)
 
 
-def suggest_assertions(reference: str, other: str = "", *, preferred: bool = True) -> list[dict]:
+def suggest_assertions(
+    reference: str, other: str = "", *, preferred: bool = True
+) -> list[dict[str, Any]]:
     """Assertions a case built on `reference` should start with (the user edits them).
 
     `other` is the answer that lost (or "" when there is none); `preferred` is False when the
@@ -56,7 +58,7 @@ def suggest_assertions(reference: str, other: str = "", *, preferred: bool = Tru
     text = reference.strip()
     if not text:
         return []
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     value = parse_json(text)
     refused, other_refused = is_refusal(text), bool(other.strip()) and is_refusal(other)
     if value is not None:
@@ -88,7 +90,7 @@ def case_dimension(labels: list[Label]) -> str:
     return Dimension.OTHER
 
 
-def _snippet(messages: list[dict], limit: int = 80) -> str:
+def _snippet(messages: list[dict[str, Any]], limit: int = 80) -> str:
     users = [m.get("content") for m in messages if m.get("role") == "user"]
     text = " ".join(str(users[-1] if users else "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -105,7 +107,7 @@ class PairProposal:
     dimension: str
     critical: bool
     name: str
-    assertions: list[dict] = field(default_factory=list)
+    assertions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict_label(self) -> str:
@@ -174,7 +176,7 @@ def case_from_pair(
     name: str = "",
     dimension: str | None = None,
     critical: bool = False,
-    assertions: list[dict] | None = None,
+    assertions: list[dict[str, Any]] | None = None,
     reference: str | None = None,
 ) -> Case:
     """A case from a reviewed pair: its redacted input, the preferred answer as reference.

@@ -14,7 +14,8 @@ from comparisons.services.stats import pair_outcomes
 from evaluations.models import Gate
 from registry.models import AuditEvent, Rollout
 
-# Fewer decided pairs than this and the review cell stays amber: too few to call it.
+# Fewer decided pairs than this and the review cell stays amber, losing or not: a handful of
+# verdicts is too few to call the candidate worse (or better).
 MIN_REVIEW_VERDICTS = 30
 STATUS = Rollout.Status
 
@@ -80,6 +81,10 @@ def evidence(rollouts: Iterable[Rollout]) -> dict[int, Evidence]:
     return out
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def gate_cell(rollout: Rollout, gate: Gate | None) -> Cell:
     if gate is None or gate.candidate_id != rollout.candidate_id:
         if rollout.status in (STATUS.DRAFT, STATUS.GATE):
@@ -94,7 +99,7 @@ def gate_cell(rollout: Rollout, gate: Gate | None) -> Cell:
     if gate.verdict == verdict.NEEDS_ACK:
         return Cell("warn", "needs acknowledgement")
     if gate.verdict == verdict.RUNNING:
-        return Cell("warn", "running")
+        return Cell("idle", "running")  # nothing to act on yet: grey, not amber
     return Cell("bad", f"{gate.get_verdict_display().lower()}: run it again")
 
 
@@ -103,17 +108,17 @@ def review_cell(verdicts: Counter[str]) -> Cell:
     if not n:
         return Cell("warn", "no verdicts yet")
     worse, better = verdicts[Label.Verdict.WORSE], verdicts[Label.Verdict.BETTER]
-    text = f"{n} verdicts, {round(100 * worse / n)}% candidate worse"
-    if worse > better:
-        return Cell("bad", text)
+    text = f"{_count(n, 'verdict')}, {round(100 * worse / n)}% candidate worse"
     if n < MIN_REVIEW_VERDICTS:
         return Cell("warn", f"{text} (fewer than {MIN_REVIEW_VERDICTS})")
+    if worse > better:
+        return Cell("bad", text)
     return Cell("ok", text)
 
 
 def shadow_cell(rollout: Rollout, pairs: int) -> Cell:
     if pairs:
-        return Cell("ok", f"{pairs} pairs")
+        return Cell("ok", _count(pairs, "pair"))
     if rollout.status in Rollout.SHADOWING:
         return Cell("warn", "no pairs yet")
     return Cell("idle", "not started")

@@ -15,6 +15,8 @@ from registry.routing_state import routing_changed
 from registry.services.audit import audit_record, db_now, snapshot
 from registry.services.registry import lock_config
 from registry.services.serving import serving_record
+from rollouts.services.candidates import candidate_refusal
+from rollouts.services.stages import stage_plan_create, stage_plan_end
 
 STATUS = Rollout.Status
 
@@ -26,12 +28,18 @@ def _transition(
     actor: Any,
     action: str,
     reason: str,
+    expect: dict[str, Any] | None = None,
     **changes: Any,
 ) -> tuple[Rollout, AuditEvent]:
-    """Move `rollout` out of one of `allowed` statuses, or tell the caller why not. Returns the
-    refreshed rollout and the audit event written in the same transaction."""
+    """Move `rollout` out of one of `allowed` statuses (and, with `expect`, only while those
+    fields hold what the caller read), or tell the caller why not. Returns the refreshed rollout
+    and the audit event written in the same transaction."""
     before = snapshot(rollout)
-    updated = Rollout.objects.filter(pk=rollout.pk, status__in=allowed).update(**changes)
+    updated = (
+        Rollout.objects.filter(pk=rollout.pk, status__in=allowed)
+        .filter(**(expect or {}))
+        .update(**changes)
+    )
     if not updated:
         current = Rollout.objects.get(pk=rollout.pk)
         raise Conflict(
@@ -117,6 +125,9 @@ def rollout_create(
             f"'{feature}' already has an active rollout (to '{active.candidate}'); finish, roll "
             "back or abort it first."
         )
+    refusal = candidate_refusal(feature, candidate)
+    if refusal:
+        raise ValidationError({"candidate": refusal})
     lock_config(candidate)
     if judge_config is not None:
         _check_judge(judge_config, baseline=feature.served_config, candidate=candidate)
@@ -185,6 +196,7 @@ def rollout_start_shadow(*, rollout: Rollout, actor: Any, reason: str = "") -> R
         reason=reason,
         status=STATUS.SHADOW,
     )
+    stage_plan_create(rollout=rollout)
     return rollout
 
 
@@ -253,6 +265,9 @@ def rollout_change_candidate(
         raise ValidationError({"candidate": f"'{candidate.name}' is the candidate already."})
     if candidate.archived:
         raise ValidationError({"candidate": f"'{candidate.name}' is archived; pick a live config."})
+    refusal = candidate_refusal(rollout.feature, candidate)
+    if refusal:
+        raise ValidationError({"candidate": refusal})
     lock_config(candidate)
     _lock_running_gate(rollout)
     rollout, _ = _transition(
@@ -268,57 +283,39 @@ def rollout_change_candidate(
 
 
 @transaction.atomic
-def rollout_set_canary(*, rollout: Rollout, percent: float, actor, reason: str = "") -> Rollout:
-    """Serve the candidate to `percent` of units. The share only grows: shrinking is a rollback."""
-    if not 0 < percent <= 100:
-        raise ValidationError({"percent": "Give a canary percentage above 0 and at most 100."})
-    bp = round(percent * 100)
-    if bp < rollout.candidate_bp:
-        raise ValidationError(
-            {
-                "percent": f"The canary serves {rollout.candidate_percent}% already; it only grows "
-                "(roll back to return traffic to the baseline)."
-            }
-        )
-    rollout, event = _transition(
-        rollout,
-        allowed=(STATUS.SHADOW, STATUS.CANARY),
-        actor=actor,
-        action="rollout.set_canary",
-        reason=reason,
-        status=STATUS.CANARY,
-        candidate_bp=bp,
-    )
-    _record_split(rollout, event)
-    return rollout
-
-
-@transaction.atomic
 def rollout_rollback(*, rollout: Rollout, actor, reason: str) -> Rollout:
-    """All traffic back to the baseline at once, no deploy."""
+    """All traffic back to the baseline at once, no deploy; shadow calls stop too. Drafts and
+    gates serve and shadow nothing, so they are aborted instead."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why you roll back; the audit keeps it."})
+    if rollout.status in (STATUS.DRAFT, STATUS.GATE):
+        raise DomainError(
+            "Nothing of this rollout runs on production traffic yet, so there is nothing to roll "
+            "back: abort it instead."
+        )
     was_serving = rollout.candidate_bp > 0
-    _lock_running_gate(rollout)
     rollout, event = _transition(
         rollout,
-        allowed=Rollout.ACTIVE,
+        allowed=Rollout.SHADOWING,
         actor=actor,
         action="rollout.rollback",
         reason=reason,
         status=STATUS.ROLLED_BACK,
         candidate_bp=0,
+        paused=None,
         ended=db_now(),
     )
     if was_serving:
         _record_split(rollout, event)
-    _cancel_running_gate(rollout, actor)
+    stage_plan_end(rollout=rollout)
     return rollout
 
 
 @transaction.atomic
-def rollout_abort(*, rollout: Rollout, actor, reason: str = "") -> Rollout:
+def rollout_abort(*, rollout: Rollout, actor, reason: str) -> Rollout:
     """Stop a rollout that never served the candidate (draft, gate or shadow)."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why you abort; the audit keeps it."})
     _lock_running_gate(rollout)
     rollout, _ = _transition(
         rollout,
@@ -327,9 +324,11 @@ def rollout_abort(*, rollout: Rollout, actor, reason: str = "") -> Rollout:
         action="rollout.abort",
         reason=reason,
         status=STATUS.ABORTED,
+        paused=None,
         ended=db_now(),
     )
     _cancel_running_gate(rollout, actor)
+    stage_plan_end(rollout=rollout)
     return rollout
 
 

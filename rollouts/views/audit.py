@@ -1,7 +1,11 @@
-import csv
+"""The audit pages: every event in sentences with filters and a CSV export, and "what served
+feature F at time T" from the serving ledger."""
+
+from datetime import UTC
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -9,27 +13,16 @@ from django.views.decorators.vary import vary_on_headers
 
 from registry.http import HtmxHttpRequest
 from registry.models import AuditEvent, Feature
+from registry.services.audit import db_now
 from registry.services.serving import served_at
 from registry.timeparse import BadInstant, parse_instant
+from rollouts.audit_csv import csv_response
+from rollouts.audit_text import describe_all
 
 PAGE_SIZE = 50
-CSV_COLUMNS = [
-    "id",
-    "created",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "feature_key",
-    "reason",
-    "before",
-    "after",
-    "hash",
-]
 
 
-def _filtered(request: HtmxHttpRequest):
+def _filtered(request: HtmxHttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
     events = AuditEvent.objects.order_by("-id")
     filters = {
         "feature": request.GET.get("feature", "").strip(),
@@ -45,36 +38,12 @@ def _filtered(request: HtmxHttpRequest):
     return events, filters
 
 
-def _csv_safe(value) -> str:
-    # Spreadsheets run cells that start with = + - @ as formulas; audit text is user-supplied.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(events) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(CSV_COLUMNS)
-        for event in events.iterator(chunk_size=1000):
-            yield writer.writerow([_csv_safe(getattr(event, c)) for c in CSV_COLUMNS])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
-    return response
-
-
 @require_GET
 @login_required
 def audit_list(request: HtmxHttpRequest) -> HttpResponseBase:
     events, filters = _filtered(request)
     if request.GET.get("format") == "csv":
-        return _csv_response(events)
+        return csv_response(events, filename="audit-events.csv")
     before = request.GET.get("before", "")
     if before.isdigit():
         # Keyset pagination: "older than id N" stays fast on page 1,000 as on page 1.
@@ -87,6 +56,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponseBase:
         "rollouts/audit_list.html",
         {
             "events": page[:PAGE_SIZE],
+            "rows": describe_all(page[:PAGE_SIZE]),
             "next_before": page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None,
             "filters": filters,
             "query": query.urlencode(),
@@ -99,9 +69,10 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponseBase:
 @login_required
 @vary_on_headers("HX-Request")
 def audit_served(request: HtmxHttpRequest) -> HttpResponse:
-    """What served feature F at time T: the audit page's question box."""
+    """What served feature F at time T: the audit page's question box. An empty time means
+    now, so the "now" answer needs no script."""
     key = request.GET.get("feature", "").strip()
-    raw = request.GET.get("at", "")
+    raw = request.GET.get("at", "").strip()
     context: dict = {
         "feature_key": key,
         "at_raw": raw,
@@ -109,12 +80,16 @@ def audit_served(request: HtmxHttpRequest) -> HttpResponse:
     }
     feature = Feature.objects.filter(key=key).first() if key else None
     if key and feature is None:
-        context["error"] = f"feature: no feature with key '{key}'."
+        context["error"] = f"feature: no feature with key '{key}'; pick one from the list."
     elif feature is not None:
         try:
-            context["served"] = served_at(feature=feature, when=parse_instant(raw))
+            when = parse_instant(raw) if raw else db_now()
         except BadInstant as exc:
             context["error"] = str(exc)
+        else:
+            context["served"] = served_at(feature=feature, when=when)
+            # What a datetime-local input can show back (it refuses offsets).
+            context["at_raw"] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     template = "rollouts/audit_served.html"
     if request.htmx:
         template += "#served-result"

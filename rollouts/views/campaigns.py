@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from evaluations.forms import add_service_errors
 from registry.errors import DomainError
 from registry.http import HtmxHttpRequest
 from registry.models import ModelVersion
@@ -114,8 +115,7 @@ def campaign_new(request: HtmxHttpRequest) -> HttpResponse:
                 start_gates=data["start_gates"],
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
         except DomainError as exc:
             form.add_error(None, str(exc))
         else:

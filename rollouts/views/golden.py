@@ -3,7 +3,8 @@ on a feature. Permissions are decided here; the rules live in rollouts/services/
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import messages
@@ -32,7 +33,14 @@ def _suite_url(suite: Suite) -> str:
     return reverse("eval_suite_detail", kwargs={"code": suite.code})
 
 
-class SuiteChoice(forms.ModelChoiceField):
+# django-stubs' generic field; Django's class is not subscriptable at run time.
+if TYPE_CHECKING:
+    SuiteChoiceBase = forms.ModelChoiceField[Suite]
+else:
+    SuiteChoiceBase = forms.ModelChoiceField
+
+
+class SuiteChoice(SuiteChoiceBase):
     def label_from_instance(self, obj: Suite) -> str:
         return obj.name if obj.active else f"{obj.name} (inactive)"
 
@@ -47,18 +55,24 @@ def _suite_field(feature: Feature) -> SuiteChoice:
     return field
 
 
-def _parse_assertions(text: str) -> list[dict] | None:
+def _parse_assertions(text: str) -> list[dict[str, Any]] | None:
     """The assertions typed, or None (blank): suggest them for the reference saved."""
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"Not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}. "
             'Give a JSON list like [{"type": "contains", "value": "refund"}], '
             "or leave it empty for the suggestions."
         ) from None
+    if not isinstance(value, list):
+        raise ValidationError(
+            'Give a JSON list like [{"type": "contains", "value": "refund"}], not one '
+            "assertion alone, or leave it empty for the suggestions."
+        )
+    return value
 
 
 class PairCaseForm(forms.Form):
@@ -81,11 +95,11 @@ class PairCaseForm(forms.Form):
         self.fields["suite"] = _suite_field(feature)
         self.order_fields(["suite"])
 
-    def clean_assertions(self) -> list[dict] | None:
+    def clean_assertions(self) -> list[dict[str, Any]] | None:
         return _parse_assertions(self.cleaned_data.get("assertions") or "")
 
 
-def _pair_for_golden(request: HtmxHttpRequest, code: Any) -> ShadowPair:
+def _pair_for_golden(request: HtmxHttpRequest, code: UUID) -> ShadowPair:
     """A blinded reviewer must not learn which side is the candidate from this page before
     labelling: so release managers (and admins), and reviewers who labelled the pair."""
     pair = get_pair_for_user(request, code)
@@ -101,7 +115,7 @@ def _pair_for_golden(request: HtmxHttpRequest, code: Any) -> ShadowPair:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def golden_from_pair(request: HtmxHttpRequest, code: Any) -> HttpResponse:
+def golden_from_pair(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     pair = _pair_for_golden(request, code)
     feature = pair.rollout.feature
     try:

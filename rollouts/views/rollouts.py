@@ -2,15 +2,16 @@
 
 import json
 import uuid
+from typing import Any
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Sum
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from plotly.utils import PlotlyJSONEncoder
 
@@ -19,12 +20,16 @@ from comparisons.models import ShadowPair
 from comparisons.services.stats import rollout_review_stats, similarity_values
 from evaluations.charts import gate_dimension_figure
 from evaluations.models import Gate
-from evaluations.services.gates import gate_acknowledge, gate_summary, latest_gate
+from evaluations.services.gates import gate_summary, latest_gate
 from registry.errors import DomainError
-from registry.models import Feature, ModelConfig, Rollout, ShadowDay, ShadowJob
+from registry.models import Feature, ModelConfig, ModelVersion, Rollout, ShadowDay, ShadowJob
 from registry.roles import Role, require_role
+from rollouts.guardrails.evaluate import guardrails_context
 from rollouts.judging import judge_summary
 from rollouts.services import rollouts as services
+from rollouts.services.candidates import candidate_choices, candidate_refusal, config_differences
+from rollouts.services.decision import decision_panel
+from rollouts.views.rollout_context import stepper_context
 
 
 def get_rollout_for_user(request: HttpRequest, code, *, act: bool = False) -> Rollout:
@@ -43,11 +48,9 @@ def get_rollout_for_user(request: HttpRequest, code, *, act: bool = False) -> Ro
 
 
 class RolloutForm(forms.Form):
-    feature = forms.ModelChoiceField(Feature.objects.order_by("key"), to_field_name="key")
-    candidate = forms.ModelChoiceField(
-        ModelConfig.objects.filter(archived=False).select_related("model_version"),
-        help_text="The config to move to. Its model version must be pinned (it is).",
-    )
+    """The rollout settings; the candidate is picked from the feature's own configs (see
+    rollout_new), or made from the baseline with the new_* fields."""
+
     shadow_sample_percent = forms.FloatField(initial=100, min_value=0, max_value=100)
     shadow_daily_cap = forms.IntegerField(initial=10_000, min_value=0, max_value=10_000_000)
     review_sample_percent = forms.FloatField(
@@ -76,49 +79,114 @@ class RolloutForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-@require_GET
-@login_required
-def rollout_list(request: HttpRequest) -> HttpResponse:
-    rollouts = Rollout.objects.select_related(
-        "feature", "baseline__model_version", "candidate__model_version"
-    ).order_by("-created")[:200]
-    return render(request, "rollouts/rollout_list.html", {"rollouts": rollouts})
+# The rollout list lives in rollouts/views/rollout_list.py.
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def rollout_new(request: HttpRequest) -> HttpResponse:
+    """Pick the feature (GET ?feature=), then its candidate and the settings. "Show the
+    differences" re-renders the form with the candidate's changes from the baseline."""
     require_role(request.user, Role.RELEASE_MANAGER)
-    form = RolloutForm(request.POST or None, initial={"feature": request.GET.get("feature")})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+    key = request.POST.get("feature") or request.GET.get("feature") or ""
+    feature = Feature.objects.select_related("served_config__model_version").filter(key=key).first()
+    form = RolloutForm(request.POST or None)
+    picked: ModelConfig | None = None
+    if request.method == "POST" and feature is not None and form.is_valid():
         try:
-            rollout = services.rollout_create(
-                feature=data["feature"],
-                candidate=data["candidate"],
-                actor=request.user,
-                note=data["note"],
-                shadow_sample_percent=data["shadow_sample_percent"],
-                shadow_daily_cap=data["shadow_daily_cap"],
-                review_sample_percent=data["review_sample_percent"],
-                double_review_percent=data["double_review_percent"],
-                blinded=data["blinded"],
-                judge_config=data["judge_config"],
-            )
+            with transaction.atomic():
+                picked = _picked_candidate(request, feature)
+                if "preview" in request.POST:
+                    transaction.set_rollback(True)  # a preview writes nothing
+                else:
+                    rollout = _create(request, feature, picked, form.cleaned_data)
+                    return redirect("rollout_detail", code=rollout.code)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+                # Picker fields (candidate, new_*) are not form fields: name them in the message.
+                if field in form.fields:
+                    form.add_error(field, errors)
+                else:
+                    form.add_error(None, [f"{field}: {e}" for e in errors])
         except DomainError as exc:
             form.add_error(None, str(exc))
-        else:
-            return redirect("rollout_detail", code=rollout.code)
-    return render(request, "rollouts/rollout_new.html", {"form": form})
+    return render(
+        request,
+        "rollouts/rollout_new.html",
+        {
+            "form": form,
+            "features": Feature.objects.order_by("key"),
+            "feature": feature,
+            **(picker_context(feature, picked, request.POST) if feature else {}),
+        },
+    )
+
+
+def _picked_candidate(request: HttpRequest, feature: Feature) -> ModelConfig:
+    from rollouts.views.rollout_actions import new_config_from_post
+
+    if request.POST.get("candidate") == "new":
+        return new_config_from_post(request, None, feature=feature)
+    code = _uuid(request.POST.get("candidate", ""))
+    config = (
+        ModelConfig.objects.select_related("model_version").filter(code=code).first()
+        if code
+        else None
+    )
+    if config is None:
+        raise ValidationError(
+            {"candidate": "Pick the candidate config, or make a new one from the baseline."}
+        )
+    refusal = candidate_refusal(feature, config)
+    if refusal:  # the list offers only these, but a forged or stale form must not pass
+        raise ValidationError({"candidate": refusal})
+    return config
+
+
+def _create(request: HttpRequest, feature: Feature, candidate: ModelConfig, data: dict) -> Rollout:
+    return services.rollout_create(
+        feature=feature,
+        candidate=candidate,
+        actor=request.user,
+        note=data["note"],
+        shadow_sample_percent=data["shadow_sample_percent"],
+        shadow_daily_cap=data["shadow_daily_cap"],
+        review_sample_percent=data["review_sample_percent"],
+        double_review_percent=data["double_review_percent"],
+        blinded=data["blinded"],
+        judge_config=data["judge_config"],
+    )
+
+
+def picker_context(
+    feature: Feature, picked: ModelConfig | None, data: Any, *, exclude: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    """The candidate picker partial's context (templates/rollouts/_candidate_picker.html)."""
+    baseline = feature.served_config
+    return {
+        "baseline": baseline,
+        "choices": candidate_choices(feature, exclude=exclude),
+        "picked": picked,
+        "differences": config_differences(baseline, picked) if picked else None,
+        "model_versions": ModelVersion.objects.select_related("provider").order_by("model_id"),
+        "new": {
+            "model_version": data.get("new_model_version", "") if data else "",
+            "system_prompt": data.get("new_system_prompt", baseline.system_prompt)
+            if data
+            else baseline.system_prompt,
+            "temperature": data.get("new_temperature", "") if data else baseline.temperature,
+            "max_tokens": data.get("new_max_tokens", "") if data else baseline.max_tokens,
+            "name": data.get("new_name", "") if data else "",
+        },
+        "selected": data.get("candidate", "") if data else "",
+    }
 
 
 @require_GET
 @login_required
 def rollout_detail(request: HttpRequest, code) -> HttpResponse:
     rollout = get_rollout_for_user(request, code)
+    panel = decision_panel(rollout)
     jobs = dict(
         ShadowJob.objects.filter(rollout=rollout)
         .values("status")
@@ -143,13 +211,28 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
             "jobs": jobs,
             "days": days,
             "pairs": ShadowPair.objects.filter(rollout=rollout).count(),
-            "next_percent": _next_stage(rollout.candidate_percent),
             "stats": stats,
             "charts": json.loads(plotly_json(charts)),
             **gate_context(rollout),
             "judge": judge_summary(rollout),
+            "panel": panel,
+            "stepper": stepper_context(rollout, request.user, panel),
+            "differences": config_differences(rollout.baseline, rollout.candidate),
+            **picker_context(
+                rollout.feature, None, None, exclude=(rollout.baseline_id, rollout.candidate_id)
+            ),
+            **_canary_partials(rollout),
         },
     )
+
+
+def _canary_partials(rollout: Rollout) -> dict[str, Any]:
+    """The canary charts (rollouts/views/canary.py) and the guardrail cards
+    (rollouts/guardrails/evaluate.py), each drawn by its own partial."""
+    # Imported here: canary.py imports this module for get_rollout_for_user.
+    from rollouts.views.canary import canary_context
+
+    return {**canary_context(rollout), **guardrails_context(rollout)}
 
 
 def gate_context(rollout: Rollout) -> dict:
@@ -169,10 +252,12 @@ def gate_context(rollout: Rollout) -> dict:
         ],
         "gate_can_run": can_run,
         "gate_stale": gate is not None and gate.candidate_id != rollout.candidate_id,
-        "candidate_choices": ModelConfig.objects.filter(archived=False)
-        .exclude(pk__in=(rollout.baseline_id, rollout.candidate_id))
-        .select_related("model_version")
-        .order_by("name")[:200],
+        "candidate_choices": [
+            c.config
+            for c in candidate_choices(
+                rollout.feature, exclude=(rollout.baseline_id, rollout.candidate_id)
+            )
+        ],
     }
 
 
@@ -191,90 +276,14 @@ def rollout_gate(request: HttpRequest, code) -> HttpResponse:
     return response
 
 
-STAGES = (1, 5, 10, 25, 50, 100)
-
-
-def _next_stage(current: float) -> int | None:
-    return next((s for s in STAGES if s > current), None)
-
-
-@require_POST
-@login_required
-def rollout_act(request: HttpRequest, code, action: str) -> HttpResponse:
-    rollout = get_rollout_for_user(request, code, act=True)
-    reason = request.POST.get("reason", "").strip()
+def _uuid(raw: str) -> uuid.UUID | None:
     try:
-        if action == "shadow":
-            services.rollout_start_shadow(rollout=rollout, actor=request.user, reason=reason)
-        elif action == "canary":
-            try:
-                percent = float(request.POST.get("percent", ""))
-            except ValueError:
-                raise ValidationError(
-                    {"percent": "Give the canary percentage as a number."}
-                ) from None
-            services.rollout_set_canary(
-                rollout=rollout, percent=percent, actor=request.user, reason=reason
-            )
-        elif action == "gate":
-            services.rollout_start_gate(
-                rollout=rollout, actor=request.user, trials=_int(request.POST, "trials", 1)
-            )
-        elif action == "acknowledge":
-            gate = latest_gate(rollout)
-            if gate is None or gate.candidate_id != rollout.candidate_id:
-                raise DomainError("There is no gate on this candidate to acknowledge.")
-            gate_acknowledge(gate=gate, actor=request.user, note=request.POST.get("note", ""))
-        elif action == "candidate":
-            code = _uuid(request.POST, "candidate")
-            candidate = ModelConfig.objects.filter(code=code).first() if code else None
-            if candidate is None:
-                raise ValidationError({"candidate": "Pick the config to gate next."})
-            services.rollout_change_candidate(
-                rollout=rollout, candidate=candidate, actor=request.user, reason=reason
-            )
-        elif action == "judge":
-            code = _uuid(request.POST, "judge_config")
-            judge = ModelConfig.objects.filter(code=code).first() if code else None
-            if code and judge is None:
-                raise ValidationError({"judge_config": "No such config; pick one from the list."})
-            services.rollout_set_judge(
-                rollout=rollout, judge_config=judge, actor=request.user, reason=reason
-            )
-        elif action == "rollback":
-            services.rollout_rollback(rollout=rollout, actor=request.user, reason=reason)
-        elif action == "abort":
-            services.rollout_abort(rollout=rollout, actor=request.user, reason=reason)
-        else:
-            raise Http404("Unknown action.")
-    except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
-    except DomainError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Done: {action.replace('_', ' ')}.")
-    return redirect("rollout_detail", code=rollout.code)
-
-
-def _int(data: QueryDict, name: str, default: int) -> int:
-    raw = data.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationError({name: "Give a whole number."}) from None
-
-
-def _uuid(data: QueryDict, name: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(data.get(name, ""))
+        return uuid.UUID(raw)
     except ValueError:
         return None
 
 
-def plotly_json(value) -> str:
+def plotly_json(value: Any) -> str:
     # Figures hold numpy arrays that Django's json_script encoder cannot write; Plotly's encoder
     # turns them into lists first.
     return json.dumps(value, cls=PlotlyJSONEncoder)

@@ -148,7 +148,7 @@ def test_an_unpinned_model_id_is_imported_as_is_and_marked(draft):
 
 
 def test_an_ended_rollout_takes_no_imports(draft):
-    rollouts.rollout_abort(rollout=draft, actor=None)
+    rollouts.rollout_abort(rollout=draft, actor=None, reason="the upgrade was called off")
     with pytest.raises(importing.DomainError, match="aborted"):
         _import(draft, _jsonl(realistic_records()), "a.jsonl")
 

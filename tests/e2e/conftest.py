@@ -45,8 +45,13 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1300, "height": 950})
     page = context.new_page()
     dialogs = []
-    # Any alert(), confirm() or prompt() opened by page content is an executed payload.
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog):
+        # Any alert(), confirm() or prompt() opened by page content is an executed payload.
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.dialogs = dialogs
     yield page
     context.close()

@@ -347,3 +347,56 @@ def test_the_list_shows_the_last_run_and_gate_verdict_in_a_fixed_number_of_queri
     assert queries() == few
     page = client.get("/evaluations/").content.decode()
     assert "Needs acknowledgement" in page and "never run" in page
+
+
+def test_a_missing_judge_is_a_warning_only_when_cases_need_one(client_for, suite, case):
+    url = f"/evaluations/suites/{suite.code}/"
+    page = client_for("viewer").get(url).content.decode()
+    # No llm-rubric case: nothing to warn about.
+    assert "none (no case needs one)" in page and "end as errors" not in page
+    rubric = [{"type": "llm-rubric", "value": "Says where the parcel is."}]
+    Case.objects.create(suite=suite, name="judged", messages=case.messages, assertions=rubric)
+    page = client_for("viewer").get(url).content.decode()
+    assert "1 case with <code>llm-rubric</code> assertions ends as errors" in page
+    not_rubric = [{"type": "not-llm-rubric", "value": "Is rude."}]
+    Case.objects.create(suite=suite, name="judged 2", messages=case.messages, assertions=not_rubric)
+    # A draft never runs: it needs no judge yet.
+    Case.objects.create(
+        suite=suite, name="draft", messages=case.messages, assertions=rubric, draft=True
+    )
+    page = client_for("viewer").get(url).content.decode()
+    assert "2 cases with <code>llm-rubric</code> assertions end as errors" in page
+
+
+def test_a_gate_run_links_to_its_rollout_from_the_suite_page(
+    client_for, feature, suite, case, make_config
+):
+    from rollouts.services.rollouts import rollout_create
+
+    candidate = make_config("candidate")
+    rollout = rollout_create(feature=feature, candidate=candidate, actor=None)
+    gate = Gate.objects.create(
+        feature=feature, rollout=rollout, baseline=feature.served_config, candidate=candidate
+    )
+    Run.objects.create(suite=suite, config=candidate, gate=gate, side="candidate")
+    client = client_for("viewer")
+    url = f"/evaluations/suites/{suite.code}/"
+    page = client.get(url).content.decode()
+    assert "candidate side of a gate" in page
+    assert f'href="/rollouts/{rollout.code}/#gate">its rollout</a>' in page
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(url)
+        return len(ctx)
+
+    few = queries()
+    Run.objects.create(suite=suite, config=feature.served_config, gate=gate, side="baseline")
+    for _ in range(2):  # earlier gates of the same rollout
+        older = Gate.objects.create(
+            feature=feature, rollout=rollout, baseline=feature.served_config,
+            candidate=candidate, verdict="passed",
+        )  # fmt: skip
+        Run.objects.create(suite=suite, config=candidate, gate=older, side="candidate")
+    assert queries() == few  # the rollout comes with the runs, not one query per run
+    assert client.get(url).content.decode().count(">its rollout</a>") == 4

@@ -14,10 +14,10 @@ from registry.services import registry
 from rollouts.services.rollouts import (
     rollout_create,
     rollout_rollback,
-    rollout_set_canary,
     rollout_start_shadow,
 )
 from tests.gates import pass_gate
+from tests.stages import serve_candidate
 from traffic.assignment import (
     BASELINE,
     BUCKETS,
@@ -58,7 +58,7 @@ def rollout(feature, candidate):
 
 
 def _canary(rollout, percent: float):
-    rollout_set_canary(rollout=rollout, percent=percent, actor=None)
+    serve_candidate(rollout, percent)
     invalidate_local()
 
 
@@ -273,7 +273,7 @@ def test_the_table_is_refreshed_when_the_generation_moves(api, feature, rollout,
     """Another process's change (no local invalidation) shows once the refresh interval passed."""
     settings.ROUTING_REFRESH_SECONDS = 0
     assert api.get(_url(feature.key), {"unit": "u"}).json()["variant"] == "baseline"
-    rollout_set_canary(rollout=rollout, percent=100, actor=None)
+    serve_candidate(rollout, 100)
     assert api.get(_url(feature.key), {"unit": "u"}).json()["variant"] == "candidate"
 
 

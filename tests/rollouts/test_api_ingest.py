@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from registry.models import RequestLog, ShadowDay, ShadowJob
 from registry.services import registry
-from rollouts.services.rollouts import rollout_create, rollout_set_canary, rollout_start_shadow
+from rollouts.services.rollouts import rollout_create, rollout_start_shadow
 from tests.gates import pass_gate
+from tests.stages import serve_candidate
 from traffic.routing import invalidate_local
 
 from .conftest import bearer
@@ -556,7 +557,7 @@ def test_a_canary_request_served_by_the_candidate_is_shadowed_on_the_baseline(
     post, feature, candidate
 ):
     rollout = _rollout(feature, candidate)
-    rollout_set_canary(rollout=rollout, percent=100, actor=None)
+    serve_candidate(rollout, 100)
     invalidate_local()
     assert post(record(unit="user-1")).status_code == 201
     log = RequestLog.objects.get()

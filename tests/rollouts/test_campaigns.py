@@ -18,6 +18,7 @@ from rollouts.services import rollouts
 from rollouts.services.campaigns import campaign_create, campaign_matrix
 from rollouts.services.readiness import MIN_REVIEW_VERDICTS
 from tests.gates import make_suite, pass_gate
+from tests.stages import serve_candidate
 
 OLD = "gpt-4o-2024-05-13"
 
@@ -180,7 +181,7 @@ def test_the_matrix_shows_gate_review_shadow_and_canary_per_feature(three, old, 
     )  # fmt: skip
     support = campaign.members.get(feature=three["support"]).rollout
     rollouts.rollout_start_shadow(rollout=pass_gate(support), actor=None)
-    rollouts.rollout_set_canary(rollout=support, percent=5, actor=None)
+    serve_candidate(support, 5)
     rows = campaign_matrix(campaign)
     row = _row(rows, "support-reply")
     assert (row.gate.level, row.gate.text) == ("ok", "passed")
@@ -212,9 +213,10 @@ def test_a_blocked_gate_and_a_losing_review_are_red(feature, old, new, release):
     campaign = campaign_create(from_version=old, to_version=new, actor=None, start_gates=False)
     rollout = campaign.members.get().rollout
     rollouts.rollout_start_shadow(rollout=pass_gate(rollout), actor=None)
-    for n, verdict in enumerate(("worse", "worse", "better")):
+    for n in range(MIN_REVIEW_VERDICTS):
+        verdict = "better" if n % 3 == 0 else "worse"
         Label.objects.create(pair=_pair(rollout, n), reviewer=release, verdict=verdict)
-    _pair(rollout, 9)
+    _pair(rollout, 99)
     # A later gate on the same candidate blocked (the newest gate is the one shown).
     Gate.objects.create(
         feature=rollout.feature, rollout=rollout, baseline=rollout.baseline,
@@ -222,8 +224,39 @@ def test_a_blocked_gate_and_a_losing_review_are_red(feature, old, new, release):
     )  # fmt: skip
     (row,) = campaign_matrix(campaign)
     assert row.gate.level == "bad" and "blocked" in row.gate.text
-    assert (row.review.level, row.review.text) == ("bad", "3 verdicts, 67% candidate worse")
-    assert (row.shadow.level, row.shadow.text) == ("ok", "4 pairs")
+    assert (row.review.level, row.review.text) == (
+        "bad",
+        f"{MIN_REVIEW_VERDICTS} verdicts, 67% candidate worse",
+    )
+    assert (row.shadow.level, row.shadow.text) == ("ok", f"{MIN_REVIEW_VERDICTS + 1} pairs")
+
+
+def test_a_losing_review_with_few_verdicts_stays_amber_and_counts_read_as_words(
+    feature, old, new, release
+):
+    campaign = campaign_create(from_version=old, to_version=new, actor=None, start_gates=False)
+    rollout = campaign.members.get().rollout
+    rollouts.rollout_start_shadow(rollout=pass_gate(rollout), actor=None)
+    Label.objects.create(pair=_pair(rollout, 1), reviewer=release, verdict="worse")
+    (row,) = campaign_matrix(campaign)
+    # One verdict, and a losing one: too few to call the candidate worse.
+    assert (row.review.level, row.review.text) == (
+        "warn",
+        f"1 verdict, 100% candidate worse (fewer than {MIN_REVIEW_VERDICTS})",
+    )
+    assert (row.shadow.level, row.shadow.text) == ("ok", "1 pair")
+
+
+def test_a_running_gate_is_grey_not_amber(feature, old, new):
+    campaign = campaign_create(from_version=old, to_version=new, actor=None, start_gates=False)
+    rollout = campaign.members.get().rollout
+    Gate.objects.create(
+        feature=rollout.feature, rollout=rollout, baseline=rollout.baseline,
+        candidate=rollout.candidate, verdict=Gate.Verdict.RUNNING,
+    )  # fmt: skip
+    (row,) = campaign_matrix(campaign)
+    assert (row.gate.level, row.gate.text) == ("idle", "running")
+    assert row.gate.css == "status"
 
 
 def test_a_review_with_few_verdicts_is_amber_and_with_enough_green(feature, old, new, release):

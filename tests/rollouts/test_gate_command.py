@@ -6,6 +6,7 @@ executor, real HTTP, no mocks."""
 import pytest
 from django.core.management import CommandError, call_command
 
+from evaluations import executor
 from evaluations.models import Gate
 from registry.models import ModelConfig
 from registry.services import registry
@@ -36,7 +37,11 @@ def world(simulated, monkeypatch):
     )
     cases = [c | {"variables": {"question": c["name"], "company": "Acme"}} for c in CASES]
     make_suite(feature, "Intents", cases=cases)
-    return {"feature": feature, "config": config}
+    yield {"feature": feature, "config": config}
+    # --run-here runs on the executor's process-wide loop, whose pooled aiohttp connections
+    # to the live server outlive the test: closed here, not by the garbage collector at exit
+    # ("Unclosed client session").
+    executor.shutdown()
 
 
 def _gate(*args: str) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from registry.services import registry
 from rollout_site.celery import app as celery_app
 from rollouts.services import rollouts
 from tests.gates import pass_gate
+from tests.stages import serve_candidate
 from traffic.gateway.recorder import recorder
 from traffic.routing import invalidate_local
 from traffic.tokens import token_create
@@ -188,7 +189,7 @@ def test_in_canary_units_keep_their_variant_and_rollback_is_seen_at_once(world):
     rollout = rollouts.rollout_create(feature=world["feature"], candidate=candidate, actor=None)
     pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
-    rollouts.rollout_set_canary(rollout=rollout, percent=50, actor=None)
+    serve_candidate(rollout, 50)
     invalidate_local()
     client = _client(world)
 

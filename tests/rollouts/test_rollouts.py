@@ -8,7 +8,9 @@ from registry.models import AuditEvent, Rollout
 from registry.services import registry
 from registry.services.serving import served_at
 from rollouts.services import rollouts
+from rollouts.services.promotion import rollout_promote
 from tests.gates import pass_gate
+from tests.stages import serve_candidate, waive_minimums
 from traffic.routing import current_table, invalidate_local
 
 
@@ -25,26 +27,28 @@ def rollout(feature, candidate):
 def test_a_rollout_moves_through_shadow_and_canary_with_an_event_per_step(rollout, release):
     pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=release)
-    rollouts.rollout_set_canary(rollout=rollout, percent=5, actor=release)
-    rollouts.rollout_set_canary(rollout=rollout, percent=10, actor=release)
+    waive_minimums(rollout)
+    for _ in range(3):  # shadow -> 1% -> 5% -> 10%, the default plan
+        rollout_promote(rollout=rollout, actor=release, note="looks fine")
     assert rollout.status == "canary" and rollout.candidate_bp == 1000
     actions = list(
         AuditEvent.objects.filter(feature_key="support-reply")
         .order_by("id")
         .values_list("action", flat=True)
     )
-    assert actions[-4:] == [
+    assert actions[-5:] == [
         "rollout.create",
         "rollout.start_shadow",
-        "rollout.set_canary",
-        "rollout.set_canary",
+        "rollout.promote",
+        "rollout.promote",
+        "rollout.promote",
     ]
 
 
 def test_the_ledger_records_the_canary_split_and_the_rollback(rollout, feature, candidate):
     pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
-    rollouts.rollout_set_canary(rollout=rollout, percent=25, actor=None)
+    serve_candidate(rollout, 25)
     split_at = feature.serving_changes.order_by("-id").first().effective
     rollouts.rollout_rollback(rollout=rollout, actor=None, reason="tone regression")
     back_at = feature.serving_changes.order_by("-id").first().effective
@@ -58,7 +62,7 @@ def test_rollback_routes_every_unit_to_the_baseline_at_once(rollout, settings):
     settings.ROUTING_REFRESH_SECONDS = 60
     pass_gate(rollout)
     rollouts.rollout_start_shadow(rollout=rollout, actor=None)
-    rollouts.rollout_set_canary(rollout=rollout, percent=100, actor=None)
+    serve_candidate(rollout, 100)
     invalidate_local()
     route = current_table().routes["support-reply"]
     assert {route.choose(f"u{n}")[0] for n in range(50)} == {"candidate"}
@@ -69,20 +73,10 @@ def test_rollback_routes_every_unit_to_the_baseline_at_once(rollout, settings):
     assert route.other("baseline") is None  # no more shadow work either
 
 
-def test_the_canary_only_grows(rollout):
-    pass_gate(rollout)
-    rollouts.rollout_start_shadow(rollout=rollout, actor=None)
-    rollouts.rollout_set_canary(rollout=rollout, percent=10, actor=None)
-    with pytest.raises(ValidationError, match="only grows"):
-        rollouts.rollout_set_canary(rollout=rollout, percent=5, actor=None)
-    with pytest.raises(ValidationError, match="above 0"):
-        rollouts.rollout_set_canary(rollout=rollout, percent=0, actor=None)
-
-
-def test_a_draft_cannot_serve_and_a_finished_rollout_cannot_move(rollout):
+def test_a_draft_cannot_serve_and_a_finished_rollout_cannot_move(rollout, release):
     with pytest.raises(Conflict, match="draft"):
-        rollouts.rollout_set_canary(rollout=rollout, percent=5, actor=None)
-    rollouts.rollout_abort(rollout=rollout, actor=None)
+        rollout_promote(rollout=rollout, actor=release, note="now")
+    rollouts.rollout_abort(rollout=rollout, actor=None, reason="wrong candidate")
     with pytest.raises(Conflict, match="aborted"):
         rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     with pytest.raises(Conflict, match="aborted"):
@@ -122,14 +116,16 @@ def test_everyone_signed_in_reads_rollouts(client_for, rollout, who):
     page = client.get(f"/rollouts/{rollout.code}/")
     assert page.status_code == 200
     can_act = who in ("release", "admin")
-    assert ("Roll back now" in page.content.decode()) is can_act
+    # A draft serves nothing: abort (with a reason and a confirmation), never roll back.
+    assert ("I want to abort this rollout" in page.content.decode()) is can_act
+    assert "Roll back now" not in page.content.decode()
 
 
 @pytest.mark.parametrize("who", [None, "viewer", "reviewer"])
-@pytest.mark.parametrize("action", ["shadow", "canary", "rollback", "abort"])
+@pytest.mark.parametrize("action", ["shadow", "promote", "rollback", "abort"])
 def test_only_release_managers_act_on_rollouts(client_for, rollout, who, action):
     response = client_for(who).post(
-        f"/rollouts/{rollout.code}/{action}/", {"percent": "5", "reason": "x"}
+        f"/rollouts/{rollout.code}/{action}/", {"note": "x", "reason": "x", "confirm": "yes"}
     )
     assert response.status_code in (302, 403)
     if who is None:
@@ -143,7 +139,7 @@ def test_only_release_managers_act_on_rollouts(client_for, rollout, who, action)
 @pytest.mark.parametrize("who", [None, "viewer", "reviewer"])
 def test_only_release_managers_start_upgrades(client_for, feature, candidate, who):
     response = client_for(who).post(
-        "/rollouts/new/", {"feature": "support-reply", "candidate": candidate.pk}
+        "/rollouts/new/", {"feature": "support-reply", "candidate": candidate.code}
     )
     assert response.status_code in (302, 403)
     assert not Rollout.objects.exists()
@@ -155,7 +151,7 @@ def test_a_release_manager_runs_a_rollout_from_the_pages(client_for, feature, ca
         "/rollouts/new/",
         {
             "feature": "support-reply",
-            "candidate": candidate.pk,
+            "candidate": candidate.code,
             "shadow_sample_percent": "50",
             "shadow_daily_cap": "100",
             "review_sample_percent": "5",
@@ -170,9 +166,10 @@ def test_a_release_manager_runs_a_rollout_from_the_pages(client_for, feature, ca
     assert rollout.blinded is False  # an unticked box
     pass_gate(rollout)
     client.post(f"/rollouts/{rollout.code}/shadow/")
-    client.post(f"/rollouts/{rollout.code}/canary/", {"percent": "5"})
+    waive_minimums(rollout)
+    client.post(f"/rollouts/{rollout.code}/promote/", {"note": "shadow looks fine", "stage": "0"})
     rollout.refresh_from_db()
-    assert (rollout.status, rollout.candidate_percent) == ("canary", 5.0)
+    assert (rollout.status, rollout.candidate_percent) == ("canary", 1.0)
     refused = client.post(f"/rollouts/{rollout.code}/rollback/", {"reason": ""}, follow=True)
     assert "reason" in refused.content.decode()
     rollout.refresh_from_db()
@@ -187,7 +184,7 @@ def test_the_new_rollout_form_names_what_is_wrong(client_for, feature):
         "/rollouts/new/",
         {
             "feature": "support-reply",
-            "candidate": feature.served_config.pk,
+            "candidate": feature.served_config.code,
             "shadow_sample_percent": "100",
             "shadow_daily_cap": "10",
             "review_sample_percent": "10",
@@ -205,6 +202,10 @@ def test_the_api_rolls_back_for_a_signed_in_release_manager_only(client_for, rol
     assert viewer.status_code == 403
     missing = client_for("release").post(url, {}, content_type="application/json")
     assert missing.status_code == 400 and missing.json()["field"] == "reason"
+    draft = client_for("release").post(url, {"reason": "x"}, content_type="application/json")
+    assert draft.status_code == 409 and "abort it instead" in draft.json()["error"]
+    pass_gate(rollout)
+    rollouts.rollout_start_shadow(rollout=rollout, actor=None)
     done = client_for("release").post(url, {"reason": "errors"}, content_type="application/json")
     assert done.status_code == 200 and done.json()["status"] == "rolled_back"
     again = client_for("release").post(url, {"reason": "errors"}, content_type="application/json")

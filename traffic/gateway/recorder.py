@@ -26,6 +26,7 @@ from registry.models import DeadLetter, RequestLog
 from registry.services.audit import db_now
 from traffic.assignment import Route
 from traffic.insertable import clean_json, make_insertable
+from traffic.metrics import record_minutes
 from traffic.outbox import plan_shadow_jobs
 from traffic.providers import CallResult
 from traffic.requestlog import LoggedCall, request_log_build
@@ -355,6 +356,9 @@ def _write(batch: list[GatewayRecord]) -> _Outcome:
                 duplicates += 1
         RequestLog.objects.bulk_create(fresh)
         plan_shadow_jobs(fresh, today=now.date())
+        # In the batch's transaction: a batch refused and split rolls its roll-up back too, so
+        # a minute counts the rows stored, each once (dead letters and duplicates never).
+        record_minutes(fresh)
         DeadLetter.objects.bulk_create(
             _letter(row.request_id, _payload(row), REUSED) for row in reused
         )

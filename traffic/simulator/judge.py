@@ -15,6 +15,7 @@ evaluations/judging/prompts.py, which this layer cannot import; a test checks th
 
 import json
 import re
+from typing import Any
 
 from traffic.refusals import is_refusal
 
@@ -85,7 +86,7 @@ def keyword_terms(rubric: str) -> list[tuple[str, bool]]:
 # --- pointwise -------------------------------------------------------------------------------
 
 
-def grade(*, rubric: str, output: str) -> dict:
+def grade(*, rubric: str, output: str) -> dict[str, Any]:
     """{"reasoning", "pass", "score"} by the rules in README.md, first match wins."""
     if not output.strip():
         return {"reasoning": "The output is empty.", "pass": False, "score": 0.0}
@@ -140,7 +141,7 @@ def _bad(text: str) -> bool:
     return not text.strip() or is_refusal(text)
 
 
-def compare(*, question: str, rubric: str, a: str, b: str) -> dict:
+def compare(*, question: str, rubric: str, a: str, b: str) -> dict[str, Any]:
     """{"reasoning", "winner"} by the rules in README.md, first match wins."""
     if " ".join(a.split()) == " ".join(b.split()):
         return {"reasoning": "The two answers are the same.", "winner": "tie"}

@@ -1,5 +1,6 @@
 """The application API: JSON in, JSON out; every error names the field and the fix."""
 
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
 from registry.models import Feature, Feedback, RequestLog
@@ -7,6 +8,7 @@ from registry.services.audit import db_now
 from registry.services.serving import served_at
 from registry.timeparse import BadInstant, parse_instant
 from traffic.ingest import IngestError, ingest
+from traffic.metrics import record_feedback
 from traffic.routing import current_table
 from traffic.views.apiauth import (
     ApiRequest,
@@ -145,7 +147,7 @@ def feedback(request: ApiRequest) -> JsonResponse:
         )
     log = (
         RequestLog.objects.filter(feature_id=route.feature_id, request_id=body["request_id"])
-        .only("pk")
+        .only("pk", "rollout_id", "variant", "started")
         .first()
     )
     if log is None:
@@ -154,9 +156,11 @@ def feedback(request: ApiRequest) -> JsonResponse:
             f"No request '{body['request_id']}' of this feature; ingest or route the call first.",
             "request_id",
         )
-    saved = Feedback.objects.create(
-        request=log, kind=kind, value=value, comment=route.redactor.text(comment)
-    )
+    with transaction.atomic():  # the feedback and its minute's count, together or neither
+        saved = Feedback.objects.create(
+            request=log, kind=kind, value=value, comment=route.redactor.text(comment)
+        )
+        record_feedback(request=log, kind=kind, value=value)
     return JsonResponse(
         {"id": saved.pk, "request_id": body["request_id"], "kind": kind, "value": value}, status=201
     )

@@ -69,10 +69,14 @@ class Command(BaseCommand):
             raise CommandError(f"--{field}: {' '.join(errors)}") from None
         self.stdout.write(f"Gate {gate.code} started on {feature.key}: {candidate.name}.")
         if options["run_here"]:
-            from evaluations.executor import run_execute
+            from evaluations import executor
 
-            for run_id in gate.runs.order_by("id").values_list("id", flat=True):
-                run_execute(run_id)
+            try:
+                for run_id in gate.runs.order_by("id").values_list("id", flat=True):
+                    executor.run_execute(run_id)
+            finally:
+                # The executor's event loop keeps pooled provider connections for the process.
+                executor.shutdown()
         gate = self._wait(gate, options["timeout"])
         if gate.verdict == Gate.Verdict.RUNNING:
             self.stderr.write(f"Timed out after {options['timeout']:g} s; the gate still runs.")
