@@ -180,32 +180,33 @@ def test_a_job_whose_worker_was_sigkilled_reruns_on_another_worker(
 
     with StubProvider(respond) as stub:
         _world(stub.url)
-        with _Worker("a") as a, _Worker("b") as b:  # started together: one start-up to wait
-            for worker in (a, b):
-                assert worker.ready.wait(60), worker.output()[-3000:]
-            job = _ingest("r1")  # committed: its nudge goes to the broker, one worker takes it
+        # Worker A alone takes the job, so it is certainly the holder (a duplicate nudge could
+        # make both workers log "received"); B starts while A's call hangs.
+        with _Worker("a") as a:
+            assert a.ready.wait(60), a.output()[-3000:]
+            job = _ingest("r1")  # committed: its nudge goes to the broker, A takes it
             called = wait_for(lambda: stub.requests, timeout=30)
-            assert called, f"no provider call; the workers said:\n{a.output()}\n{b.output()}"
-            holder = wait_for(lambda: next((w for w in (a, b) if w.took_a_job()), None), 5)
-            assert holder is not None, "no worker says it received the job"
-            other = b if holder is a else a
+            assert called, f"no provider call; the worker said:\n{a.output()}"
+            assert wait_for(a.took_a_job, 5), "worker A does not say it received the job"
             claimed = ShadowJob.objects.get(pk=job.pk)
             assert claimed.status == "claimed" and claimed.lease_until is not None
-            time.sleep(LEASE * 1.5)  # longer than the lease: only the heartbeat keeps it
-            renewed = ShadowJob.objects.get(pk=job.pk)
-            assert renewed.status == "claimed"
-            assert renewed.lease_until > claimed.lease_until
-            assert job.pk not in shadow_sweep()
-            holder.kill()  # SIGKILL mid-call: no cleanup, the claim stays behind
-            killed = time.monotonic()
+            with _Worker("b") as b:
+                assert b.ready.wait(60), b.output()[-3000:]
+                time.sleep(LEASE * 1.5)  # longer than the lease: only the heartbeat keeps it
+                renewed = ShadowJob.objects.get(pk=job.pk)
+                assert renewed.status == "claimed"
+                assert renewed.lease_until > claimed.lease_until
+                assert job.pk not in shadow_sweep()
+                a.kill()  # SIGKILL mid-call: no cleanup, the claim stays behind
+                killed = time.monotonic()
 
-            def rerun() -> bool:
-                nudge(shadow_sweep())
-                return ShadowPair.objects.filter(request__request_id="r1").exists()
+                def rerun() -> bool:
+                    nudge(shadow_sweep())
+                    return ShadowPair.objects.filter(request__request_id="r1").exists()
 
-            done = wait_for(rerun, timeout=60, interval=0.5)
-            recovered = time.monotonic() - killed
-            assert done, f"no pair; the other worker said:\n{other.output()[-3000:]}"
+                done = wait_for(rerun, timeout=60, interval=0.5)
+                recovered = time.monotonic() - killed
+                assert done, f"no pair; worker B said:\n{b.output()[-3000:]}"
 
     job.refresh_from_db()
     assert job.status == "done" and job.attempts == 2
