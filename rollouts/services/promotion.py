@@ -18,6 +18,7 @@ from registry.models import Rollout
 from registry.roles import Role, has_role
 from registry.routing_state import routing_changed
 from registry.services.audit import audit_record, db_now, snapshot
+from rollouts.guardrails.evaluate import guardrails_ensure
 from rollouts.models import Approval, Stage
 from rollouts.services.decision import decision_panel
 from rollouts.services.rollouts import _record_split, _transition
@@ -162,6 +163,8 @@ def _move(rollout: Rollout, stage: Stage, target: Stage, *, actor: Any, note: st
         candidate_bp=target.candidate_bp,
     )
     _record_split(rollout, event)
+    # The guardrails watch from the first served request, not from the next minute's beat.
+    guardrails_ensure(rollout)
 
 
 def _pause_change(rollout: Rollout, *, actor: Any, reason: str, pause: bool) -> Rollout:

@@ -55,8 +55,13 @@ def stepper_context(rollout: Rollout, user: Any, panel: Panel) -> dict[str, Any]
             f"Ready: waits for a release manager's approval to go to {promotion.target.percent:g}%."
         )
     actions = allowed_actions(rollout, user)
+    # Counted as the live split counts them (rollouts/services/live.py): canary stages only, so
+    # the page and the dashboard both say "stage 2 of 6" at 5%.
+    canary = [s for s in stages if s.candidate_bp > 0]
     return {
         "stages": stages,
+        "canary_number": canary.index(current) + 1 if current in canary else None,
+        "canary_count": len(canary),
         "active": current,
         "evidence": evidence,
         "waits": waits,

@@ -217,10 +217,11 @@ def rollout_detail(request: HttpRequest, code) -> HttpResponse:
             "judge": judge_summary(rollout),
             "panel": panel,
             "stepper": stepper_context(rollout, request.user, panel),
-            "differences": config_differences(rollout.baseline, rollout.candidate),
             **picker_context(
                 rollout.feature, None, None, exclude=(rollout.baseline_id, rollout.candidate_id)
             ),
+            # After the picker's context, whose "differences" (of a picked config) is empty here.
+            "differences": config_differences(rollout.baseline, rollout.candidate),
             **_canary_partials(rollout),
         },
     )
