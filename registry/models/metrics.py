@@ -19,6 +19,23 @@ class MetricMinute(models.Model):
         BASELINE = "baseline", "Baseline"
         CANDIDATE = "candidate", "Candidate"
 
+    # The columns that add up: the upsert adds them, the reads sum them (traffic/metrics/).
+    COUNTERS = (
+        "requests",
+        "errors",
+        "latency_sum_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "refusals",
+        "json_checked",
+        "json_invalid",
+        "feedback_up",
+        "feedback_down",
+        "score_sum",
+        "score_n",
+    )
+
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="+")
     variant = models.CharField(max_length=10, choices=Variant.choices)
     minute = models.DateTimeField(help_text="Start of the UTC minute the requests started in.")

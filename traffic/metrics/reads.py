@@ -133,21 +133,7 @@ class MinuteView(ArmTotals):
 # Summed in SQL, so a week of minutes (20,000 rows) comes back as a few hundred groups: the
 # histogram bucket by bucket (one extraction per bucket, far cheaper than unnesting), the error
 # kinds from the minutes that have errors only.
-_SCALARS = (
-    "requests",
-    "errors",
-    "latency_sum_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost",
-    "refusals",
-    "json_checked",
-    "json_invalid",
-    "feedback_up",
-    "feedback_down",
-    "score_sum",
-    "score_n",
-)
+_SCALARS = MetricMinute.COUNTERS
 _SQL = {
     "postgresql": {
         "bucket": "(floor(extract(epoch from minute) / {step})::bigint * {step})",

@@ -44,21 +44,7 @@ class MinuteRow:
     score_n: int = 0
 
 
-_ADDED = (
-    "requests",
-    "errors",
-    "latency_sum_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost",
-    "refusals",
-    "json_checked",
-    "json_invalid",
-    "feedback_up",
-    "feedback_down",
-    "score_sum",
-    "score_n",
-)
+_ADDED = MetricMinute.COUNTERS
 _COLUMNS = ("rollout_id", "variant", "minute", *_ADDED, "errors_by_kind", "latency_hist", "updated")
 
 _T = f'"{TABLE}"'
