@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format lock install install-dev clean bench bench-env
+.PHONY: run demo-canary reset-demo test lint format lock install install-dev clean bench bench-env
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Rollout Desk needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -27,6 +27,14 @@ install-dev: $(VENV)/.dev-installed
 
 run: install
 	DEBUG=$${DEBUG:-true} SIMULATOR_ENABLED=$${SIMULATOR_ENABLED:-true} PROVIDER_ALLOWED_HOSTS=$${PROVIDER_ALLOWED_HOSTS:-127.0.0.1} ROLLOUT_PORT=$(PORT) $(BIN)/python manage.py demo
+
+# In a second terminal while `make run` runs: the canary demo (README, "The canary demo").
+demo-canary: install
+	DEBUG=$${DEBUG:-true} SIMULATOR_ENABLED=$${SIMULATOR_ENABLED:-true} ROLLOUT_PORT=$(PORT) $(BIN)/python manage.py demo_canary $(DEMO_ARGS)
+
+# Start the demo over: the embedded database, broker folder and beat schedule (stop `make run` first).
+reset-demo:
+	rm -rf var
 
 test: install-dev lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

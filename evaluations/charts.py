@@ -6,6 +6,16 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+# plotly_white's look, set directly: naming the template deep-copies it into every figure.
+_GRID = "#ebf0f8"
+WHITE: dict[str, Any] = {
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "font": {"color": "#2a3f5f"},
+    "xaxis": {"gridcolor": _GRID, "zerolinecolor": _GRID, "linecolor": _GRID},
+    "yaxis": {"gridcolor": _GRID, "zerolinecolor": _GRID, "linecolor": _GRID},
+}
+
 COLOURS = {"baseline": "#8a94a6", "candidate": "#2f6fb3", "drop": "#b3261e"}
 HEIGHT = 280
 
@@ -55,7 +65,7 @@ def gate_dimension_figure(dimension: Mapping[str, Any]) -> go.Figure:
         height=HEIGHT,
         margin={"l": 60, "r": 16, "t": 48, "b": 40},
         showlegend=False,
-        template="plotly_white",
+        **WHITE,
     )
     fig.update_yaxes(title={"text": "pass rate (%)"}, range=[0, 105])
     return fig

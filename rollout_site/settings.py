@@ -250,6 +250,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, writing each message atomically (see broker_files.py).
+    CELERY_BROKER_TRANSPORT = "rollout_site.broker_files:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -291,6 +293,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rollouts.tasks_guardrails.guardrails_evaluate_all",
         "schedule": 60.0,
     },
+    # Reviewer and judge verdicts per minute, for the canary charts.
+    "roll-up-verdicts": {"task": "rollouts.tasks_verdicts.roll_up_verdicts", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -318,6 +322,11 @@ CAMPAIGN_STALE_DAYS = env_int("CAMPAIGN_STALE_DAYS", 7, minimum=1)
 # --- Canary --------------------------------------------------------------------------------
 # Where the site is, for absolute links in notifications (e.g. https://rollout.example.com).
 SITE_URL = env_str("SITE_URL")
+
+# Chart figures are plain data built by pure functions; plotly's property checks (~10 ms a
+# figure, most of a chart endpoint's time) run where the figures are developed and tested
+# (DEBUG, and the test suite turns it on), not on every production request.
+PLOTLY_VALIDATE = env_bool("PLOTLY_VALIDATE", DEBUG)
 # Webhook variable names allowed besides *_WEBHOOK_URL (guardrail notifications).
 WEBHOOK_URL_ENV_ALLOWLIST = env_list("WEBHOOK_URL_ENV_ALLOWLIST", [])
 

@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import plotly.graph_objects as go
-
-from comparisons.charts import empty_figure
+from comparisons.charts import Figure, empty_figure, figure
+from rollouts.verdict_reads import VerdictView
 from traffic.metrics import MinuteView
 
 HEIGHT = 300
@@ -144,7 +143,7 @@ def canary_figure(
     *,
     markers: Sequence[Marker] = (),
     step_minutes: int = 1,
-) -> go.Figure:
+) -> Figure:
     """One metric, baseline and candidate as two lines over time."""
     title = metric.title
     if not any(v.requests for v in series.get("candidate", [])):
@@ -173,11 +172,15 @@ def canary_figure(
     y_title = metric.y_title
     if metric.key == "requests":
         y_title = f"requests {_step_label(step_minutes)}"
-    shapes, annotations = _marks(markers)
     yaxis = {**_AXIS, "title": {"text": y_title}, "rangemode": "tozero"}
     if metric.tickformat:
         yaxis["tickformat"] = metric.tickformat
-    layout = {
+    return figure({"data": traces, "layout": _layout(title, yaxis, markers)})
+
+
+def _layout(title: str, yaxis: dict, markers: Sequence[Marker]) -> dict:
+    shapes, annotations = _marks(markers)
+    return {
         "title": {"text": title, "x": 0, "xanchor": "left"},
         "height": HEIGHT,
         "margin": {"l": 60, "r": 16, "t": 56, "b": 100},
@@ -203,7 +206,54 @@ def canary_figure(
         "shapes": shapes,
         "annotations": annotations,
     }
-    return go.Figure({"data": traces, "layout": layout})
+
+
+VERDICTS_KEY = "verdicts"
+VERDICTS_TITLE = "Reviewer and judge verdicts"
+VERDICTS_EMPTY = (
+    "No decided verdicts yet: the chart fills in once reviewers or the judge find one answer "
+    "better than the other."
+)
+VERDICT_SOURCES = {"reviewer": ("reviewers", "#8e3b8f"), "judge": ("judge", "#c26a00")}
+
+
+def canary_verdicts_figure(
+    series: dict[str, list[VerdictView]], *, markers: Sequence[Marker] = ()
+) -> Figure:
+    """Per bucket of traffic, the share of "candidate worse" among the pairs where one answer
+    won (better + worse), for the reviewers and for the judge, with that n on hover. "Same"
+    and "both bad" say nothing about which config is worse, so they stay out of the share
+    (as in the reviewer-loss and judge-loss guardrails)."""
+    if not any(v.decided for views in series.values() for v in views):
+        return empty_figure(title=VERDICTS_TITLE, message=VERDICTS_EMPTY)
+    traces = []
+    for source, (name, colour) in VERDICT_SOURCES.items():
+        views = [v for v in series.get(source, []) if v.decided]
+        traces.append(
+            {
+                "type": "scatter",
+                "name": name,
+                "x": [_x(v.minute) for v in views],
+                "y": [v.worse_share for v in views],
+                "customdata": [[v.worse, v.decided] for v in views],
+                # Buckets with verdicts are sparse: markers show a lone one.
+                "mode": "lines+markers",
+                "line": {"color": colour, "width": 1.5},
+                "marker": {"color": colour, "size": 5},
+                "hovertemplate": (
+                    "%{x|%Y-%m-%d %H:%M} UTC: %{y:.0%} candidate worse "
+                    "(%{customdata[0]} of %{customdata[1]} decided pairs)"
+                    f"<extra>{name}</extra>"
+                ),
+            }
+        )
+    yaxis = {
+        **_AXIS,
+        "title": {"text": "share of decided pairs candidate worse"},
+        "tickformat": ".0%",
+        "range": [0, 1],
+    }
+    return figure({"data": traces, "layout": _layout(VERDICTS_TITLE, yaxis, markers)})
 
 
 def canary_figures(
@@ -211,7 +261,7 @@ def canary_figures(
     *,
     markers: Sequence[Marker] = (),
     step_minutes: int = 1,
-) -> dict[str, go.Figure]:
+) -> dict[str, Figure]:
     """Every canary chart, by its key (error-rate, latency-p95, refusal-rate,
     negative-feedback, requests), in display order."""
     return {

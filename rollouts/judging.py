@@ -23,6 +23,7 @@ from comparisons.services.stats import AGREEMENT_MIN_PAIRS, Rate, cohen_kappa, p
 from evaluations.judge import PairVerdict, ajudge_pair
 from registry.models import Rollout
 from rollouts.models import PairJudgement
+from rollouts.verdict_rollup import verdict_minutes_refresh_pairs
 from traffic.providers import pool
 from traffic.routing import config_view
 
@@ -130,6 +131,8 @@ def judge_rollout_pairs(
         ]
         before = PairJudgement.objects.filter(judge_id=judge.id, pair__rollout=rollout).count()
         PairJudgement.objects.bulk_create(rows, ignore_conflicts=True)
+        # The canary chart's judge line, now; the minute beat task is the safety net.
+        verdict_minutes_refresh_pairs(pair_ids=[row.pair_id for row in rows])
         after = PairJudgement.objects.filter(judge_id=judge.id, pair__rollout=rollout).count()
         if after == before:
             break  # another worker stored this batch first; it will carry on from here

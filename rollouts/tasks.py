@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-# Registers the judge's and the guardrails' tasks with Celery.
-from rollouts import judge_tasks, tasks_guardrails  # noqa: F401
+# Registers the judge's, the guardrails' and the verdict minutes' tasks with Celery.
+from rollouts import judge_tasks, tasks_guardrails, tasks_verdicts  # noqa: F401
 from rollouts.services.deprecations import deprecation_warnings_record
 
 

@@ -14,3 +14,5 @@ os.environ.setdefault("WHITENOISE_USE_FINDERS", "true")
 os.environ.setdefault("PROVIDER_ALLOWED_HOSTS", "127.0.0.1,::1,localhost")
 # The provider-client tests name their key variable ROLLOUT_TEST_PROVIDER_KEY.
 os.environ.setdefault("PROVIDER_KEY_ENV_ALLOWLIST", "ROLLOUT_TEST_PROVIDER_KEY")
+# Every figure the tests build is checked by plotly (production skips the checks).
+os.environ.setdefault("PLOTLY_VALIDATE", "true")

@@ -1,10 +1,11 @@
 from .audit import AuditCheckpoint, AuditEvent
 from .deadletters import DeadLetter
-from .metrics import LATENCY_BUCKETS_MS, MetricMinute
+from .metrics import LATENCY_BUCKETS_MS, MetricBlock, MetricMinute
 from .registry import Feature, ModelConfig, ModelVersion, Provider
 from .rollout import Rollout, RoutingState
 from .serving import ServingChange, ServingShare
 from .shadow import ShadowDay, ShadowJob
+from .simulator import SimulatorRegression
 from .tokens import ApiToken
 from .traffic import Feedback, RequestLog
 
@@ -16,6 +17,7 @@ __all__ = [
     "DeadLetter",
     "Feature",
     "Feedback",
+    "MetricBlock",
     "MetricMinute",
     "ModelConfig",
     "ModelVersion",
@@ -27,4 +29,5 @@ __all__ = [
     "ServingShare",
     "ShadowDay",
     "ShadowJob",
+    "SimulatorRegression",
 ]

@@ -14,7 +14,16 @@ LATENCY_BUCKETS_MS = (
 )  # fmt: skip
 
 
-class MetricMinute(models.Model):
+# The coarse level: the counts of ten consecutive minutes (aligned to the epoch, so to the hour),
+# written by the same upsert as the minutes. A chart over days and a guardrail over a long stage
+# read whole blocks and only the minutes at the window's edges: a week is 2,016 block rows per
+# variant rather than 10,080 minute rows.
+BLOCK_MINUTES = 10
+
+
+class MetricCounts(models.Model):
+    """The columns a roll-up row adds up, at either level."""
+
     class Variant(models.TextChoices):
         BASELINE = "baseline", "Baseline"
         CANDIDATE = "candidate", "Candidate"
@@ -38,7 +47,6 @@ class MetricMinute(models.Model):
 
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="+")
     variant = models.CharField(max_length=10, choices=Variant.choices)
-    minute = models.DateTimeField(help_text="Start of the UTC minute the requests started in.")
     requests = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     # {error_kind: count}
@@ -60,6 +68,13 @@ class MetricMinute(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        abstract = True
+
+
+class MetricMinute(MetricCounts):
+    minute = models.DateTimeField(help_text="Start of the UTC minute the requests started in.")
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["rollout", "variant", "minute"], name="rollouts_metricminute_unique"
@@ -77,3 +92,28 @@ class MetricMinute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rollout_id}/{self.variant}@{self.minute:%Y-%m-%d %H:%M}"
+
+
+class MetricBlock(MetricCounts):
+    """Ten minutes of one variant of one rollout: the sum of its MetricMinute rows, kept equal
+    by the upsert that writes both in one statement's transaction."""
+
+    block = models.DateTimeField(help_text="Start of the UTC ten-minute block.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rollout", "variant", "block"], name="rollouts_metricblock_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(errors__lte=models.F("requests")),
+                name="rollouts_metricblock_errors_within_requests",
+            ),
+        ]
+        indexes = [
+            # Charts and guardrails over days: one rollout's blocks in a time range.
+            models.Index(fields=["rollout", "block"], name="rollouts_metric_rollout_block"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rollout_id}/{self.variant}@{self.block:%Y-%m-%d %H:%M} (10 min)"

@@ -8,8 +8,18 @@ from registry.models import Rollout
 from rollouts.models import Guardrail, GuardrailCheck
 
 STATE = Guardrail.State
-COLOUR: dict[str, str] = {STATE.OK: "green", STATE.INSUFFICIENT: "amber", STATE.BREACH: "red"}
+COLOUR: dict[str, str] = {
+    STATE.OK: "green",
+    STATE.INSUFFICIENT: "amber",
+    STATE.INCONCLUSIVE: "amber",
+    STATE.BREACH: "red",
+}
 HISTORY_SHOWN = 10
+# What an inconclusive guardrail waits for (its evidence's `needs`, the card, the panel).
+INCONCLUSIVE_NEEDS = (
+    "the stage met its minimums; the test shows neither a breach nor the candidate within "
+    "tolerance: a release manager decides — hold longer, promote with a note, or roll back"
+)
 
 
 def _pct(rate: Any) -> str:
@@ -28,7 +38,7 @@ class Row:
     candidate: str  # "2.40% of 3,100"
     baseline: str
     bound: str  # the always-valid interval of the excess, in percentage points
-    needs: str  # what "insufficient" still waits for
+    needs: str  # what "insufficient" still waits for; for "inconclusive", what the test said
     history: list[tuple[GuardrailCheck, str]] = field(default_factory=list)
 
     @property
@@ -53,6 +63,8 @@ def _summary(guardrail: Guardrail, evidence: dict[str, Any]) -> str:
         return (
             f"within tolerance: the candidate is shown at or below the tolerated level ({limit})."
         )
+    if guardrail.state == STATE.INCONCLUSIVE:
+        return f"inconclusive ({limit}): {INCONCLUSIVE_NEEDS}."
     return f"insufficient evidence ({limit}); needs {evidence.get('needs') or 'more data'}."
 
 
@@ -87,9 +99,17 @@ def _row(guardrail: Guardrail, checks: list[GuardrailCheck]) -> Row:
         candidate=candidate,
         baseline=baseline,
         bound=bound,
-        needs=evidence.get("needs", "") if guardrail.state == STATE.INSUFFICIENT else "",
+        needs=_needs(guardrail.state, evidence),
         history=[(check, _history_line(check)) for check in checks],
     )
+
+
+def _needs(state: str, evidence: dict[str, Any]) -> str:
+    if state == STATE.INSUFFICIENT:
+        return str(evidence.get("needs", ""))
+    if state == STATE.INCONCLUSIVE:
+        return str(evidence.get("test_needs", ""))
+    return ""
 
 
 def guardrails_context(rollout: Rollout) -> dict[str, Any]:

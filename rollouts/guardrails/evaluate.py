@@ -9,10 +9,13 @@ candidate may be worse by, see sequential.py):
   to have green mean "at most 20% worse" at the price of slower detection.
 - latency_p95, critical, 25%: the share of requests above the baseline's p95 bucket may grow from
   5% to 6.25%; latency tails are noisy, and a slower model is often acceptable up to a point.
-- refusal_rate, critical, 20%: a model that refuses more is a regression the user sees at once.
-- json_invalid, critical, 20%, only when the baseline or the candidate asks for JSON: unparsable
-  answers break the caller.
-- negative_feedback, advisory, 20%: feedback is sparse and biased by who gives it; it notifies.
+- refusal_rate, critical, 20% (plus half a point absolute, measures.SLACK, so a canary with no
+  refusals in either arm can be shown within tolerance): a model that refuses more is a
+  regression the user sees at once.
+- json_invalid, critical, 20% (+ half a point), only when the baseline or the candidate asks
+  for JSON: unparsable answers break the caller.
+- negative_feedback, advisory, 20% (+ one point): feedback is sparse and biased by who gives
+  it; it notifies.
 - reviewer_loss, advisory, 20% ("candidate worse" at most 1.2x "candidate better" among decided
   pairs), and judge_loss likewise when the rollout has a judge config: evidence for a human, the
   decision panel shows it red; they never roll back on their own.
@@ -21,6 +24,14 @@ candidate may be worse by, see sequential.py):
 its numbers, appends a GuardrailCheck whenever the state changes (and on every breach), rolls back
 at once on a critical breach and notifies the feature's webhook after commit. Missing data (no
 roll-ups, a database fault) is "insufficient", never a breach and never a pass.
+
+"Inconclusive" (the issue: it holds for a human rather than promoting): the test had its own
+minimum samples (sequential.Design.min_samples per arm) and the stage has met its minimums
+(duration, samples per arm: stages.stage_evidence), yet the test shows neither a breach nor the
+candidate within tolerance. More of the same stage is not promised to settle it (zero events in
+both arms never does), so a release manager decides: hold longer, promote with a note (the
+approval form asks to confirm it, promotion.py), or roll back. Whatever was not judged at all
+(no data, a fault, cost) stays insufficient.
 """
 
 import logging
@@ -35,14 +46,22 @@ from registry.models import ModelConfig, Rollout
 from registry.services.audit import audit_record
 from rollouts.models import Guardrail, GuardrailCheck, Stage
 from rollouts.services.rollouts import rollout_rollback
-from rollouts.services.stages import active_stage
+from rollouts.services.stages import active_stage, stage_evidence
 from traffic.metrics import ArmTotals, arm_totals
 
 from . import notify
-from .display import guardrails_context
-from .measures import insufficient, pair_evidence, traffic_evidence
+from .display import INCONCLUSIVE_NEEDS, guardrails_context
+from .measures import PAIR_DESIGN, insufficient, pair_evidence, traffic_evidence
+from .sequential import DEFAULT_DESIGN
 
-__all__ = ["DEFAULTS", "Result", "guardrails_context", "guardrails_ensure", "guardrails_evaluate"]
+__all__ = [
+    "DEFAULTS",
+    "Result",
+    "guardrails_context",
+    "guardrails_ensure",
+    "guardrails_evaluate",
+    "inconclusive_guardrails",
+]
 
 logger = logging.getLogger("rollouts.guardrails")
 METRIC, SEVERITY, STATE = Guardrail.Metric, Guardrail.Severity, Guardrail.State
@@ -120,6 +139,46 @@ def _totals(rollout: Rollout, stage: Stage) -> dict[str, ArmTotals] | None:
         return None
 
 
+def _stage_met(rollout: Rollout, stage: Stage, totals: dict[str, ArmTotals] | None) -> bool:
+    """Whether the stage met its minimums, from the roll-ups read once for every guardrail.
+    Unreadable roll-ups leave it unknown: then nothing is inconclusive."""
+    if totals is None:
+        return False
+    try:
+        with transaction.atomic():
+            return stage_evidence(rollout, stage, totals=totals).met
+    except DatabaseError:
+        logger.exception("guardrails: stage minimums of rollout %s could not be read", rollout.pk)
+        return False
+
+
+def _test_had_its_samples(guardrail: Guardrail, evidence: dict[str, Any]) -> bool:
+    # Only a verdict of the test carries its alpha; `insufficient` (no data, a fault, cost) not.
+    if "alpha" not in evidence:
+        return False
+    pairs = guardrail.metric in PAIR_METRICS
+    design = PAIR_DESIGN if pairs else DEFAULT_DESIGN
+    arms = ("candidate",) if pairs else ("candidate", "baseline")  # pairs: one sample
+    return all((evidence.get(arm) or {}).get("n", 0) >= design.min_samples for arm in arms)
+
+
+def _held(guardrail: Guardrail, evidence: dict[str, Any], stage_met: bool) -> dict[str, Any]:
+    """An undecided test on a stage that met its minimums is inconclusive (module docstring);
+    what the test itself said stays in `test_needs`."""
+    if (
+        not stage_met
+        or evidence["state"] != STATE.INSUFFICIENT
+        or not _test_had_its_samples(guardrail, evidence)
+    ):
+        return evidence
+    return {
+        **evidence,
+        "state": str(STATE.INCONCLUSIVE),
+        "needs": INCONCLUSIVE_NEEDS,
+        "test_needs": evidence.get("needs", ""),
+    }
+
+
 def _evidence(
     guardrail: Guardrail, rollout: Rollout, stage: Stage, totals: dict[str, ArmTotals] | None
 ) -> dict[str, Any]:
@@ -193,7 +252,10 @@ def guardrails_evaluate(rollout: Rollout) -> list[Result]:
         return []
     guardrails = guardrails_ensure(locked)
     totals = _totals(locked, stage)
-    results = [_judge(g, stage, _evidence(g, locked, stage, totals)) for g in guardrails]
+    met = _stage_met(locked, stage, totals)  # once per evaluation, not once per guardrail
+    results = [
+        _judge(g, stage, _held(g, _evidence(g, locked, stage, totals), met)) for g in guardrails
+    ]
     breaches = [r for r in results if r.breached]
     for result in breaches:
         if result.changed:
@@ -239,3 +301,16 @@ def canary_rollouts() -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def inconclusive_guardrails(stages: dict[int, Stage]) -> dict[int, list[Guardrail]]:
+    """Per rollout id (-> its active stage), the guardrails inconclusive in that stage, in one
+    query: what holds a promotion for a release manager's decision. A state judged in an
+    earlier stage does not hold the next one (the beat judges the new stage within a minute)."""
+    found: dict[int, list[Guardrail]] = {pk: [] for pk in stages}
+    for guardrail in Guardrail.objects.filter(
+        rollout__in=list(stages), state=STATE.INCONCLUSIVE
+    ).order_by("rollout", "metric"):
+        if (guardrail.last_evidence or {}).get("stage") == stages[guardrail.rollout_id].position:
+            found[guardrail.rollout_id].append(guardrail)
+    return found

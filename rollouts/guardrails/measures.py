@@ -39,6 +39,17 @@ from .sequential import (
 )
 
 METRIC = Guardrail.Metric
+# Absolute slack (a rate) on top of the relative tolerance, for events that are often absent
+# from both arms: with no refusal in 2,000 baseline answers the relative tolerance allows
+# nothing, so a candidate without refusals could never be shown within it and every clean
+# canary would hold as "inconclusive". Half a point of refusals or unparsable JSON, one point of
+# thumbs-down. Errors keep none: the error-rate guardrail is the one tuned by
+# bench/bench_guardrails.py, and errors are rarely absent from a real provider's traffic.
+SLACK: dict[str, float] = {
+    METRIC.REFUSAL_RATE: 0.005,
+    METRIC.JSON_INVALID: 0.005,
+    METRIC.NEGATIVE_FEEDBACK: 0.01,
+}
 # Human and judge verdicts arrive far slower than requests: the pair tests decide from 50 pairs.
 PAIR_DESIGN = Design(alpha=DEFAULT_DESIGN.alpha, mixture_n=50, min_samples=50)
 COST_NOT_JUDGED = (
@@ -95,9 +106,12 @@ def traffic_evidence(guardrail: Guardrail, totals: dict[str, ArmTotals]) -> dict
             p95_ms={"baseline": _round(baseline.p95), "candidate": _round(candidate.p95)},
         )
     verdict = two_proportions(
-        candidate=_counts(metric, candidate), baseline=_counts(metric, baseline), tolerance=tol
+        candidate=_counts(metric, candidate),
+        baseline=_counts(metric, baseline),
+        tolerance=tol,
+        slack=SLACK.get(metric, 0.0),
     )
-    return _judged(verdict)
+    return _judged(verdict, slack=SLACK.get(metric, 0.0))
 
 
 def _latency_split(

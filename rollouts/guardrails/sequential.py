@@ -99,15 +99,24 @@ def _smoothed(x: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.floa
 
 
 def excess_and_variance(
-    xc: ArrayLike, nc: ArrayLike, xb: ArrayLike, nb: ArrayLike, *, tolerance: float
+    xc: ArrayLike,
+    nc: ArrayLike,
+    xb: ArrayLike,
+    nb: ArrayLike,
+    *,
+    tolerance: float,
+    slack: float = 0.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """D = p_c - (1 + tol) p_b and its plug-in variance V (arrays; n > 0 expected)."""
+    """D = p_c - (1 + tol) p_b - slack and its plug-in variance V (arrays; n > 0 expected).
+    The absolute slack (a rate, 0.002 = 0.2 points) lets a rare event be shown within
+    tolerance: at a baseline rate of 0 the relative tolerance alone allows nothing, and the
+    candidate can never be shown at or below nothing."""
     xc_, nc_ = np.asarray(xc, dtype=float), np.asarray(nc, dtype=float)
     xb_, nb_ = np.asarray(xb, dtype=float), np.asarray(nb, dtype=float)
     k = 1.0 + tolerance
     safe_c, safe_b = np.maximum(nc_, 1.0), np.maximum(nb_, 1.0)
     qc, qb = _smoothed(xc_, safe_c), _smoothed(xb_, safe_b)
-    excess = xc_ / safe_c - k * xb_ / safe_b
+    excess = xc_ / safe_c - k * xb_ / safe_b - slack
     variance = qc * (1 - qc) / safe_c + k * k * qb * (1 - qb) / safe_b
     return excess, variance
 
@@ -137,11 +146,12 @@ def decide(
     nb: ArrayLike,
     *,
     tolerance: float,
+    slack: float = 0.0,
     design: Design = DEFAULT_DESIGN,
 ) -> NDArray[np.int8]:
     """Vectorised two-proportion decision: BREACH, OK or INSUFFICIENT per element. The product
     (`two_proportions`) and the benchmark both go through here."""
-    excess, variance = excess_and_variance(xc, nc, xb, nb, tolerance=tolerance)
+    excess, variance = excess_and_variance(xc, nc, xb, nb, tolerance=tolerance, slack=slack)
     nc_, nb_ = np.asarray(nc, dtype=float), np.asarray(nb, dtype=float)
     enough = (nc_ >= design.min_samples) & (nb_ >= design.min_samples)
     return _codes(excess, variance, nc_, enough, design)
@@ -225,9 +235,11 @@ def two_proportions(
     candidate: tuple[int, int],
     baseline: tuple[int, int],
     tolerance: float,
+    slack: float = 0.0,
     design: Design = DEFAULT_DESIGN,
 ) -> Verdict:
-    """Judge candidate (events, n) against baseline (events, n) with the tolerance folded in."""
+    """Judge candidate (events, n) against baseline (events, n) with the tolerance (relative)
+    and the slack (absolute, a rate) folded in: the tolerated rate is (1 + tol) p_b + slack."""
     (xc, nc), (xb, nb) = candidate, baseline
     if min(xc, nc, xb, nb) < 0 or xc > nc or xb > nb:
         raise ValueError("events must be between 0 and n in each arm")
@@ -236,14 +248,15 @@ def two_proportions(
             State.INSUFFICIENT, nc, xc, nb, xb, tolerance, None, None, None, None,
             design.alpha, _needs(State.INSUFFICIENT, nc, nb, design, sign_known=True),
         )  # fmt: skip
-    code = int(decide([xc], [nc], [xb], [nb], tolerance=tolerance, design=design)[0])
-    excess, variance = excess_and_variance(xc, nc, xb, nb, tolerance=tolerance)
+    code = int(decide([xc], [nc], [xb], [nb], tolerance=tolerance, slack=slack, design=design)[0])
+    excess, variance = excess_and_variance(xc, nc, xb, nb, tolerance=tolerance, slack=slack)
     half = critical_z(nc / design.mixture_n, design.alpha) * float(np.sqrt(variance))
     state = STATE_OF_CODE[code]
     d = float(excess)
     return Verdict(
-        state, nc, xc, nb, xb, tolerance, (1 + tolerance) * xb / nb, d, d - half, d + half,
-        design.alpha, _needs(state, nc, nb, design, sign_known=xb > 0 or d > 0),
+        state, nc, xc, nb, xb, tolerance, (1 + tolerance) * xb / nb + slack, d, d - half,
+        d + half, design.alpha,
+        _needs(state, nc, nb, design, sign_known=xb > 0 or slack > 0 or d > 0),
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@ from .campaigns import Campaign, CampaignMember
 from .guardrails import Guardrail, GuardrailCheck
 from .judging import PairJudgement
 from .stages import Approval, Stage
+from .verdicts import VerdictMark, VerdictMinute
 
 __all__ = [
     "Approval",
@@ -11,4 +12,6 @@ __all__ = [
     "GuardrailCheck",
     "PairJudgement",
     "Stage",
+    "VerdictMark",
+    "VerdictMinute",
 ]

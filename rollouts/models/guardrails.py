@@ -26,6 +26,9 @@ class Guardrail(models.Model):
 
     class State(models.TextChoices):
         INSUFFICIENT = "insufficient", "Insufficient evidence"
+        # The stage met its minimums (time, samples) and the test still decides neither way:
+        # the stage holds for a release manager's decision, never promotes on its own.
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
         OK = "ok", "Within tolerance"
         BREACH = "breach", "Breached"
 

@@ -12,6 +12,7 @@ from comparisons.services.stats import Rate, ReviewStats, rollout_review_stats
 from evaluations.models import Gate
 from evaluations.services.gates import latest_gate
 from registry.models import Rollout
+from rollouts.guardrails.display import INCONCLUSIVE_NEEDS
 from rollouts.judging import judge_summary
 from rollouts.models import Guardrail
 
@@ -191,6 +192,9 @@ def guardrail_items(rollout: Rollout) -> list[Item]:
             line = f"Breached: the candidate is worse by more than {g.tolerance:.0%}."
         elif g.state == Guardrail.State.OK:
             color, line = GREEN, f"Within tolerance (at most {g.tolerance:.0%} worse)."
+        elif g.state == Guardrail.State.INCONCLUSIVE:
+            # Amber, not red: it holds the promotion for a confirmed decision, not a block.
+            color, line = AMBER, f"Inconclusive: {INCONCLUSIVE_NEEDS}."
         else:
             color, line = AMBER, "Insufficient evidence: too few requests to decide yet."
         items.append(Item(f"guardrail:{g.metric}", title, color, line, numbers))

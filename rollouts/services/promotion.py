@@ -1,9 +1,12 @@
 """Promotion from one stage to the next, with approvals; pause and resume.
 
 A promotion is one transaction: lock the rollout row, re-read the stage, check note, evidence,
-decision panel and the two-person rule, record the approval with the panel as shown, move the
-stages and the candidate's share by compare-and-set, write the audit event and the serving
-ledger. Two release managers promoting at once: the second waits on the row lock, then finds the
+decision panel, inconclusive guardrails and the two-person rule, record the approval with the
+panel as shown, move the stages and the candidate's share by compare-and-set, write the audit
+event and the serving ledger. An inconclusive guardrail holds the stage for a human: the approver
+confirms promoting on it (`accept_inconclusive`), and the approval records that they did.
+
+Two release managers promoting at once: the second waits on the row lock, then finds the
 stage moved and is told who promoted it.
 """
 
@@ -18,7 +21,7 @@ from registry.models import Rollout
 from registry.roles import Role, has_role
 from registry.routing_state import routing_changed
 from registry.services.audit import audit_record, db_now, snapshot
-from rollouts.guardrails.evaluate import guardrails_ensure
+from rollouts.guardrails.evaluate import guardrails_ensure, inconclusive_guardrails
 from rollouts.models import Approval, Stage
 from rollouts.services.decision import decision_panel
 from rollouts.services.rollouts import _record_split, _transition
@@ -64,6 +67,15 @@ def promotion_blockers(rollout: Rollout, stage: Stage, panel_red: list[str]) -> 
     return blockers
 
 
+def inconclusive_refusal(names: list[str]) -> str:
+    """The error of a promotion that did not confirm the inconclusive guardrails."""
+    return (
+        f"Inconclusive guardrail{'s' if len(names) != 1 else ''}: {', '.join(names)}. The stage "
+        "met its minimums and the test decides neither way; tick the box to confirm you "
+        "promote on this evidence, or hold the stage longer."
+    )
+
+
 @transaction.atomic
 def rollout_promote(
     *,
@@ -72,9 +84,12 @@ def rollout_promote(
     note: str,
     override_reason: str = "",
     expected_position: int | None = None,
+    accept_inconclusive: bool = False,
 ) -> Approval:
     """Approve the move to the next stage. Returns the approval; the rollout moved unless the
-    two-person rule still waits for a second release manager (`rollout` is refreshed)."""
+    two-person rule still waits for a second release manager (`rollout` is refreshed). With a
+    guardrail inconclusive in the stage, `accept_inconclusive` must confirm it (an admin's
+    override does not: it overrules blockers, this is a decision to state)."""
     if not note.strip():
         raise ValidationError({"note": "Write a note: why promote now. The audit keeps it."})
     if not getattr(actor, "pk", None):
@@ -92,6 +107,9 @@ def rollout_promote(
     blockers = promotion_blockers(locked, stage, [i.line for i in panel.reds])
     if blockers and not override_reason:
         raise DomainError(" ".join(blockers) + " An admin may override with a reason.")
+    held = [g.get_metric_display() for g in inconclusive_guardrails({locked.pk: stage})[locked.pk]]
+    if held and not accept_inconclusive:
+        raise ValidationError({"accept_inconclusive": inconclusive_refusal(held)})
     if Approval.objects.filter(to_stage=target, approver=actor).exists():
         raise Conflict(
             "You approved this promotion already; a second release manager must approve it "
@@ -107,6 +125,7 @@ def rollout_promote(
             **panel.as_json(),
             "stage": stage_evidence(locked, stage).as_json(),
             "blockers": blockers,
+            "inconclusive": {"guardrails": held, "accepted": bool(held) and accept_inconclusive},
         },
         override_reason=override_reason,
     )

@@ -8,19 +8,22 @@ pattern and a shift of on-call to notice), every canary stage with at least 500 
 arm so a guardrail has the numbers to decide on.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 
 from comparisons.models import ShadowPair
 from registry.errors import Conflict
 from registry.models import Rollout
 from registry.services.audit import audit_record, db_now
 from rollouts.models import Approval, Stage
-from traffic.metrics import arm_totals
+from traffic.metrics import ArmTotals, arm_totals
+from traffic.metrics.reads import arm_totals_many
 
 # (percent, minimum duration, minimum samples per arm); the first row is shadow (0% served).
 DEFAULT_PLAN: tuple[tuple[float, timedelta, int], ...] = (
@@ -53,21 +56,31 @@ def next_stage(rollout: Rollout, after: Stage) -> Stage | None:
     )
 
 
+def stage_plan_write(
+    *, rollout: Rollout, plan: Sequence[tuple[float, timedelta, int]] = DEFAULT_PLAN
+) -> bool:
+    """Write a plan of (percent, minimum duration, minimum samples) rows, none started, unless
+    the rollout has one already (then it is kept: False)."""
+    if Stage.objects.filter(rollout=rollout).exists():
+        return False
+    Stage.objects.bulk_create(
+        Stage(
+            rollout=rollout,
+            position=position,
+            candidate_bp=round(percent * 100),
+            min_duration=duration,
+            min_samples=samples,
+        )
+        for position, (percent, duration, samples) in enumerate(plan)
+    )
+    return True
+
+
 def stage_plan_create(*, rollout: Rollout) -> list[Stage]:
     """Write the default plan (unless the rollout has one) and start its first stage (shadow).
     Runs in the caller's transaction: rollout_start_shadow's."""
     now = db_now()
-    if not Stage.objects.filter(rollout=rollout).exists():
-        Stage.objects.bulk_create(
-            Stage(
-                rollout=rollout,
-                position=position,
-                candidate_bp=round(percent * 100),
-                min_duration=duration,
-                min_samples=samples,
-            )
-            for position, (percent, duration, samples) in enumerate(DEFAULT_PLAN)
-        )
+    stage_plan_write(rollout=rollout)
     if active_stage(rollout) is None:
         first = Stage.objects.filter(rollout=rollout, status=Stage.Status.PLANNED).first()
         if first is not None:
@@ -107,13 +120,24 @@ def arm_counts(rollout: Rollout, start: datetime, end: datetime | None) -> dict[
     starts mid-minute also counts that minute's earlier requests).
 
     While the candidate serves nobody (shadow) its arm is the shadow pairs with an answer."""
-    totals = arm_totals(rollout_id=rollout.pk, start=start, end=end)
+    return _counts(rollout, arm_totals(rollout_id=rollout.pk, start=start, end=end), start, end)
+
+
+def _counts(
+    rollout: Rollout,
+    totals: dict[str, ArmTotals],
+    start: datetime,
+    end: datetime | None,
+    shadow_pairs: int | None = None,
+) -> dict[str, int]:
     counts = {arm: int(totals[arm].requests) for arm in ARMS}
     if rollout.candidate_bp == 0:
-        pairs = ShadowPair.objects.filter(rollout=rollout, created__gte=start, candidate_error="")
-        if end is not None:
-            pairs = pairs.filter(created__lt=end)
-        counts["candidate"] = pairs.count()
+        if shadow_pairs is None:
+            pairs = ShadowPair.objects.filter(
+                rollout=rollout, created__gte=start, candidate_error=""
+            )
+            shadow_pairs = (pairs if end is None else pairs.filter(created__lt=end)).count()
+        counts["candidate"] = shadow_pairs
     return counts
 
 
@@ -172,12 +196,61 @@ class Evidence:
         }
 
 
-def stage_evidence(rollout: Rollout, stage: Stage, *, now: datetime | None = None) -> Evidence:
+def stage_evidence(
+    rollout: Rollout,
+    stage: Stage,
+    *,
+    now: datetime | None = None,
+    totals: dict[str, ArmTotals] | None = None,
+) -> Evidence:
+    """How far `stage` is from its minimums. `totals`: the arms' roll-ups since the stage
+    started when the caller has read them already (the guardrails), so they are read once."""
     now = now or db_now()
+    started = stage.started or now
+    if totals is None:
+        samples = arm_counts(rollout, started, None)
+    else:
+        samples = _counts(rollout, totals, started, None)
+    return _evidence(rollout, stage, samples, now)
+
+
+def stage_evidence_many(
+    active: Sequence[tuple[Rollout, Stage]], *, now: datetime
+) -> dict[int, Evidence]:
+    """`stage_evidence` of several rollouts' active stages, by rollout id, in a fixed number of
+    queries whatever their number (the dashboard): one grouped read of the roll-ups and one
+    grouped count of the shadow pairs, each rollout over its own stage's window."""
+    starts = {rollout.pk: stage.started or now for rollout, stage in active}
+    totals = arm_totals_many({pk: (start, None) for pk, start in starts.items()}, error_kinds=False)
+    shadow = [rollout for rollout, _stage in active if rollout.candidate_bp == 0]
+    pairs: dict[int, int] = {}
+    if shadow:
+        windows = Q()
+        for rollout in shadow:
+            windows |= Q(rollout_id=rollout.pk, created__gte=starts[rollout.pk])
+        pairs = dict(
+            ShadowPair.objects.filter(windows, candidate_error="")
+            .values("rollout")
+            .annotate(n=Count("id"))
+            .values_list("rollout", "n")
+        )
+    return {
+        rollout.pk: _evidence(
+            rollout,
+            stage,
+            _counts(
+                rollout, totals[rollout.pk], starts[rollout.pk], None, pairs.get(rollout.pk, 0)
+            ),
+            now,
+        )
+        for rollout, stage in active
+    }
+
+
+def _evidence(rollout: Rollout, stage: Stage, samples: dict[str, int], now: datetime) -> Evidence:
     started = stage.started or now
     # A paused stage's clock stops at the pause (and restarts on resume: promotion.py).
     until = rollout.paused or now
-    samples = arm_counts(rollout, started, None)
     missing = {arm: max(0, stage.min_samples - samples[arm]) for arm in ARMS}
     return Evidence(
         stage=stage,

@@ -2,7 +2,9 @@
 "active rollouts" and "needs me" cards.
 
 A stage is ready for approval once it has run its minimum duration and each arm has its minimum
-sample, by the stage's own rule (`stage_evidence`). Reads only."""
+sample, by the stage's own rule (`stage_evidence`); with a guardrail inconclusive it waits for a
+release manager's decision instead (rollouts/guardrails/evaluate.py). Reads only, in a fixed
+number of queries whatever the number of active rollouts (test_dashboard_queries.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +18,11 @@ from comparisons.services.review import waiting_count
 from evaluations.models import Gate
 from registry.models import Rollout
 from registry.roles import Role, has_role
+from rollouts.guardrails.evaluate import inconclusive_guardrails
 from rollouts.models import Stage
 
 from .live import Split, live_splits
-from .stages import duration_text, stage_evidence
+from .stages import Evidence, duration_text, stage_evidence_many
 
 STATUS = Rollout.Status
 VERDICT = Gate.Verdict
@@ -74,16 +77,16 @@ def _stage_waits(
     stage: Stage | None,
     next_stage: Stage | None,
     *,
+    evidence: Evidence | None,
+    inconclusive: int,
     to_review: int,
-    now: datetime,
 ) -> list[Wait]:
     waits: list[Wait] = []
     if rollout.paused is not None:
         return [Wait("paused", "a release manager to resume it (paused)")]
-    if stage is not None:
+    if stage is not None and evidence is not None:
         # The stage's own evidence rule (rollouts/services/stages.py), so the dashboard and the
         # promote button never disagree on whether a stage is ready.
-        evidence = stage_evidence(rollout, stage, now=now)
         if evidence.time_left:
             left = duration_text(evidence.time_left)
             waits.append(Wait("time", f"time: {left} left of the stage's minimum"))
@@ -98,7 +101,17 @@ def _stage_waits(
         waits.append(Wait("reviews", f"{to_review} pair{'s' if to_review != 1 else ''} to review"))
     if any(w.kind in ("time", "samples") for w in waits):
         return waits
-    if next_stage is not None:
+    if next_stage is not None and inconclusive:
+        # Held for a human, not "ready": promoting means confirming the open question.
+        waits.append(
+            Wait(
+                "approval",
+                f"a release manager's decision: {inconclusive} guardrail"
+                f"{'s' if inconclusive != 1 else ''} inconclusive (hold longer, promote to "
+                f"{next_stage.percent:g}% with a note, or roll back)",
+            )
+        )
+    elif next_stage is not None:
         waits.append(Wait("approval", f"approval to promote to {next_stage.percent:g}%"))
     elif stage is not None and stage.candidate_bp == 10_000:
         waits.append(Wait("complete", "a release manager to complete the rollout"))
@@ -140,6 +153,15 @@ def active_rollouts(*, now: datetime) -> list[ActiveRollout]:
         r.pk: next((s for s in plans.get(r.pk, []) if s.status == Stage.Status.ACTIVE), None)
         for r in rollouts
     }
+    # Batched, not per rollout: every waiting stage's samples in one grouped read (stages.py),
+    # the inconclusive guardrails of every canary in one query.
+    waiting = [
+        (r, stage)
+        for r in rollouts
+        if (stage := active[r.pk]) is not None and r.status in (STATUS.SHADOW, STATUS.CANARY)
+    ]
+    evidence = stage_evidence_many([(r, s) for r, s in waiting if r.paused is None], now=now)
+    held = inconclusive_guardrails({r.pk: s for r, s in waiting if r.status == STATUS.CANARY})
     result = []
     for rollout in rollouts:
         stage = active[rollout.pk]
@@ -156,8 +178,9 @@ def active_rollouts(*, now: datetime) -> list[ActiveRollout]:
                 rollout,
                 stage,
                 after[0] if after else None,
+                evidence=evidence.get(rollout.pk),
+                inconclusive=len(held.get(rollout.pk, [])),
                 to_review=to_review.get(rollout.pk, 0),
-                now=now,
             )
         result.append(
             ActiveRollout(

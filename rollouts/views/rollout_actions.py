@@ -136,6 +136,7 @@ def _promote(request: HttpRequest, rollout: Rollout) -> str:
         note=_text(request, "note"),
         override_reason=_text(request, "override_reason"),
         expected_position=_opt_int(request.POST, "stage"),
+        accept_inconclusive=request.POST.get("accept_inconclusive") == "yes",
     )
     rollout.refresh_from_db()
     if rollout.candidate_bp == approval.to_stage.candidate_bp and rollout.status == "canary":

@@ -7,7 +7,9 @@ from typing import Any
 
 from registry.models import Rollout
 from registry.roles import Role, has_role
-from rollouts.models import Approval, Stage
+from rollouts.guardrails.display import INCONCLUSIVE_NEEDS
+from rollouts.guardrails.evaluate import inconclusive_guardrails
+from rollouts.models import Approval, Guardrail, Stage
 from rollouts.services.completion import completion_refusal
 from rollouts.services.decision import Panel
 from rollouts.services.plan import action_refusal, allowed_actions
@@ -33,6 +35,16 @@ class Promotion:
     refusal: str = ""
     waiting_approvals: list[Approval] = field(default_factory=list)
     you_approved: bool = False
+    # Guardrails inconclusive in the stage: the form asks to confirm promoting on them.
+    inconclusive: list[Guardrail] = field(default_factory=list)
+
+    @property
+    def inconclusive_names(self) -> str:
+        return ", ".join(g.get_metric_display() for g in self.inconclusive)
+
+    @property
+    def inconclusive_sentence(self) -> str:
+        return INCONCLUSIVE_NEEDS[0].upper() + INCONCLUSIVE_NEEDS[1:] + "."
 
 
 def stepper_context(rollout: Rollout, user: Any, panel: Panel) -> dict[str, Any]:
@@ -51,9 +63,7 @@ def stepper_context(rollout: Rollout, user: Any, panel: Panel) -> dict[str, Any]
         names = ", ".join(a.approver.username for a in promotion.waiting_approvals)
         waits.append(f"Approved by {names}; waits for a second release manager (two-person rule).")
     elif promotion.target is not None and evidence is not None and evidence.met:
-        waits.append(
-            f"Ready: waits for a release manager's approval to go to {promotion.target.percent:g}%."
-        )
+        waits.append(_ready_text(promotion))
     actions = allowed_actions(rollout, user)
     # Counted as the live split counts them (rollouts/services/live.py): canary stages only, so
     # the page and the dashboard both say "stage 2 of 6" at 5%.
@@ -76,6 +86,18 @@ def stepper_context(rollout: Rollout, user: Any, panel: Panel) -> dict[str, Any]
     }
 
 
+def _ready_text(promotion: Promotion) -> str:
+    percent = f"{promotion.target.percent:g}%" if promotion.target else "the next stage"
+    n = len(promotion.inconclusive)
+    if n:
+        return (
+            f"Holds for a release manager's decision: {n} guardrail{'s' if n != 1 else ''} "
+            f"inconclusive ({promotion.inconclusive_names}). Hold longer, promote to {percent} "
+            "with a note (confirming the inconclusive guardrails), or roll back."
+        )
+    return f"Ready: waits for a release manager's approval to go to {percent}."
+
+
 def _promotion(rollout: Rollout, user: Any, panel: Panel, current: Stage | None) -> Promotion:
     result = Promotion()
     refusal = action_refusal(rollout, user, "promote")
@@ -83,6 +105,7 @@ def _promotion(rollout: Rollout, user: Any, panel: Panel, current: Stage | None)
         result.refusal = refusal or "No stage is running."
         return result
     result.target = next_stage(rollout, current)
+    result.inconclusive = inconclusive_guardrails({rollout.pk: current})[rollout.pk]
     if result.target is not None:
         result.waiting_approvals = list(
             Approval.objects.filter(to_stage=result.target).select_related("approver")

@@ -8,7 +8,7 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 
-from registry.models import MetricMinute, RequestLog
+from registry.models import RequestLog
 from rollouts.charts_canary import EMPTY, METRICS, Marker, canary_figure, canary_figures
 from rollouts.models import Approval, Stage
 from rollouts.services import rollouts
@@ -16,6 +16,7 @@ from rollouts.views.canary import canary_context, chart_step
 from tests.gates import pass_gate
 from traffic.metrics import MinuteView
 from traffic.metrics.rollup import latency_bucket
+from traffic.metrics.upsert import MinuteRow, upsert_minutes
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BY_KEY = {m.key: m for m in METRICS}
@@ -153,13 +154,17 @@ def rollout(feature, make_config, make_version, release):
     )
     minute = now.replace(second=0, microsecond=0)
     for variant, requests, errors in (("baseline", 99, 1), ("candidate", 5, 2)):
-        MetricMinute.objects.create(
-            rollout=rollout,
-            variant=variant,
-            minute=minute,
-            requests=requests,
-            errors=errors,
-            latency_hist=_hist(300.0, requests),
+        upsert_minutes(
+            [
+                MinuteRow(
+                    rollout_id=rollout.pk,
+                    variant=variant,
+                    minute=minute,
+                    requests=requests,
+                    errors=errors,
+                    latency_hist=_hist(300.0, requests),
+                )
+            ]
         )
     return rollout
 
@@ -173,7 +178,7 @@ def test_signed_in_users_read_the_charts_and_outsiders_sign_in_first(rollout, cl
     response = client_for("viewer").get(url)
     assert response.status_code == 200
     body = response.json()
-    assert list(body["figures"]) == [m.key for m in METRICS]
+    assert list(body["figures"]) == [*(m.key for m in METRICS), "verdicts"]
     error = body["figures"]["error-rate"]
     assert [t["name"] for t in error["data"]] == ["baseline", "candidate"]
     assert error["data"][1]["y"] == [pytest.approx(0.4)]
@@ -195,7 +200,8 @@ def test_the_endpoint_reads_roll_ups_never_the_request_log(rollout, client_for, 
     assert response.status_code == 200
     table = RequestLog._meta.db_table
     assert not [q["sql"] for q in queries if table in q["sql"]]
-    assert len(queries) <= 8, [q["sql"] for q in queries]
+    # Session, user, rollout, two metric reads, stages, approvals, rollbacks, verdict minutes.
+    assert len(queries) <= 9, [q["sql"] for q in queries]
     texts = [a["text"] for a in response.json()["figures"]["requests"]["layout"]["annotations"]]
     assert "rolled back" in texts
 

@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from registry.models import AuditEvent, MetricMinute, ModelConfig, Rollout
+from registry.models import AuditEvent, ModelConfig, Rollout
 from registry.models.metrics import LATENCY_BUCKETS_MS
 from rollouts.guardrails import evaluate, notify
 from rollouts.guardrails.evaluate import (
@@ -22,6 +22,7 @@ from rollouts.models import Guardrail, GuardrailCheck, Stage
 from rollouts.services import rollouts
 from rollouts.tasks_guardrails import guardrails_evaluate_all
 from tests.gates import pass_gate
+from traffic.metrics.upsert import MinuteRow, upsert_minutes
 
 SECRET_URL = "https://hooks.test/services/T000/B000/sekrit-webhook-token"
 
@@ -61,10 +62,11 @@ def canary(feature, make_config, make_version) -> Rollout:
     return start_canary(feature, make_config("support v2", make_version("gpt-4o-2024-11-20")))
 
 
-def minute(rollout: Rollout, variant: str, *, ago: int = 10, **counts) -> MetricMinute:
+def minute(rollout: Rollout, variant: str, *, ago: int = 10, **counts) -> None:
+    """One minute's counts, written as the gateway writes them (the minute and its block)."""
     counts.setdefault("latency_hist", [0] * (len(LATENCY_BUCKETS_MS) + 1))
     at = (timezone.now() - timedelta(minutes=ago)).replace(second=0, microsecond=0)
-    return MetricMinute.objects.create(rollout=rollout, variant=variant, minute=at, **counts)
+    upsert_minutes([MinuteRow(rollout_id=rollout.pk, variant=variant, minute=at, **counts)])
 
 
 @pytest.fixture

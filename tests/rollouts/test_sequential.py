@@ -164,3 +164,15 @@ def test_a_a_canaries_rarely_breach(rate, seed):
         ever |= decide(xc[:, look], n, xb[:, look], n, tolerance=0.0) == BREACH
     assert ever.mean() <= 0.08
     assert DEFAULT_DESIGN.alpha == 0.05
+
+
+def test_a_rare_event_absent_from_both_arms_is_shown_within_its_slack():
+    # No refusals in 2,000 answers per arm: the relative tolerance alone allows nothing...
+    none = two_proportions(candidate=(0, 2000), baseline=(0, 2000), tolerance=0.2)
+    assert none.state == State.INSUFFICIENT
+    # ...half a point of slack lets the candidate be shown within tolerance,
+    slack = two_proportions(candidate=(0, 2000), baseline=(0, 2000), tolerance=0.2, slack=0.005)
+    assert slack.state == State.OK and slack.tolerated_rate == pytest.approx(0.005)
+    # and a candidate refusing 3% of the time still breaches it.
+    bad = two_proportions(candidate=(60, 2000), baseline=(0, 2000), tolerance=0.2, slack=0.005)
+    assert bad.state == State.BREACH

@@ -1,7 +1,9 @@
 """The built-in simulated LLM provider: OpenAI-shaped, deterministic, and off unless enabled.
 
-No database: the simulator never touches it. Most tests go through Django's test client; the
-concurrency and streaming-over-HTTP tests start a real uvicorn server on a free port.
+The simulator reads one table, its staged regressions (traffic/simulator/regressions.py), so the
+tests have the database; none of them switches a regression on (test_simulator_regression.py
+does). Most tests go through Django's test client; the concurrency and streaming-over-HTTP tests
+start a real uvicorn server on a free port.
 """
 
 import asyncio
@@ -22,6 +24,8 @@ from hypothesis import strategies as st
 
 from traffic.simulator import behaviours
 from traffic.simulator.behaviours import BEHAVIOURS, REFUSAL, Behaviour, Message, Prompt
+
+pytestmark = pytest.mark.django_db
 
 URL = "/simulator/v1/chat/completions"
 JAN, JUN, OCT = "sim-chat-2025-01-15", "sim-chat-2025-06-01", "sim-chat-2025-10-01"

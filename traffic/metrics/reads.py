@@ -9,8 +9,8 @@ from typing import Any
 
 from django.db import connection
 
-from registry.models import MetricMinute
-from registry.models.metrics import LATENCY_BUCKETS_MS
+from registry.models import MetricBlock, MetricMinute
+from registry.models.metrics import BLOCK_MINUTES, LATENCY_BUCKETS_MS
 
 VARIANTS = (MetricMinute.Variant.BASELINE.value, MetricMinute.Variant.CANDIDATE.value)
 HIST_LEN = len(LATENCY_BUCKETS_MS) + 1  # the buckets and one overflow bucket
@@ -130,77 +130,146 @@ class MinuteView(ArmTotals):
     minute: datetime = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-# Summed in SQL, so a week of minutes (20,000 rows) comes back as a few hundred groups: the
-# histogram bucket by bucket (one extraction per bucket, far cheaper than unnesting), the error
-# kinds from the minutes that have errors only.
+# Summed in SQL, so a week comes back as a few hundred groups: the histogram bucket by bucket
+# (one extraction per bucket, far cheaper than unnesting), the error kinds from the rows that have
+# errors only. Whole ten-minute blocks are read from MetricBlock and only the minutes at a
+# window's edges from MetricMinute (a block is the sum of its minutes, written together).
 _SCALARS = MetricMinute.COUNTERS
 _SQL = {
     "postgresql": {
-        "bucket": "(floor(extract(epoch from minute) / {step})::bigint * {step})",
+        "bucket": "(floor(extract(epoch from t) / {step})::bigint * {step})",
         "hist": "(latency_hist ->> {i})::bigint",
-        "kinds": "jsonb_each_text(errors_by_kind)",
+        "kinds": "jsonb_each_text(u.errors_by_kind)",
         "kind_value": "value::bigint",
     },
     "sqlite": {
-        "bucket": "((CAST(strftime('%%s', minute) AS INTEGER) / {step}) * {step})",
+        "bucket": "((CAST(strftime('%%s', t) AS INTEGER) / {step}) * {step})",
         "hist": "json_extract(latency_hist, '$[{i}]')",
-        "kinds": "json_each(errors_by_kind)",
+        "kinds": "json_each(u.errors_by_kind)",
         "kind_value": "value",
     },
 }
+BLOCK = timedelta(minutes=BLOCK_MINUTES)
+Window = tuple[datetime | None, datetime | None]
 
 
-def _where(rollout_id: int, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
-    """Every minute that overlaps [start, end): a minute counts from its first second."""
+def _ceil_block(when: datetime) -> datetime:
+    floor = when.replace(minute=when.minute - when.minute % BLOCK_MINUTES, second=0, microsecond=0)
+    return floor if floor == when else floor + BLOCK
+
+
+def _levels(
+    start: datetime | None, end: datetime | None, blocks: bool
+) -> tuple[list[Window], Window | None]:
+    """The minute ranges and the block range that together cover every minute overlapping
+    [start, end) exactly once: whole blocks inside, minutes at the edges (all minutes when
+    blocks are not wanted or none fits)."""
+    # In UTC: blocks are aligned to UTC ten-minute boundaries, whatever the caller's zone.
+    first = start.astimezone(UTC).replace(second=0, microsecond=0) if start is not None else None
+    end = end.astimezone(UTC) if end is not None else None
+    if not blocks:
+        return [(first, end)], None
+    low = _ceil_block(first) if first is not None else None
+    # A block is inside when its last minute starts before `end`.
+    high = _ceil_block(end - BLOCK + timedelta(minutes=1)) if end is not None else None
+    if low is not None and high is not None and high <= low:
+        return [(first, end)], None
+    minutes: list[Window] = []
+    if first is not None and low is not None and first < low:
+        minutes.append((first, low))
+    if end is not None and high is not None and high < end:
+        minutes.append((high, end))
+    return minutes, (low, high)
+
+
+def _range(column: str, window: Window, params: list[Any]) -> str:
     ops = connection.ops
-    clauses: list[str] = ["rollout_id = %s"]
-    params: list[Any] = [rollout_id]
-    if start is not None:
-        clauses.append("minute >= %s")
-        params.append(ops.adapt_datetimefield_value(start.replace(second=0, microsecond=0)))
-    if end is not None:
-        clauses.append("minute < %s")
-        params.append(ops.adapt_datetimefield_value(end))
-    return " AND ".join(clauses), params
+    clauses = []
+    if window[0] is not None:
+        clauses.append(f"{column} >= %s")
+        params.append(ops.adapt_datetimefield_value(window[0]))
+    if window[1] is not None:
+        clauses.append(f"{column} < %s")
+        params.append(ops.adapt_datetimefield_value(window[1]))
+    return " AND ".join(clauses) or "1 = 1"
+
+
+def _source(windows: dict[int, Window], step: int | None) -> tuple[str, list[Any]]:
+    """A UNION ALL of the minute and block rows covering each rollout's window, with the time
+    column named `t`."""
+    blocks = step is None or step % (BLOCK_MINUTES * 60) == 0
+    columns = ", ".join(("rollout_id", "variant", *_SCALARS, "latency_hist", "errors_by_kind"))
+    minute_where: list[str] = []
+    block_where: list[str] = []
+    minute_params: list[Any] = []
+    block_params: list[Any] = []
+    for pk, (start, end) in windows.items():
+        minutes, block_range = _levels(start, end, blocks)
+        for window in minutes:
+            minute_params.append(pk)
+            minute_where.append(f"(rollout_id = %s AND {_range('minute', window, minute_params)})")
+        if block_range is not None:
+            block_params.append(pk)
+            block_where.append(
+                f"(rollout_id = %s AND {_range('block', block_range, block_params)})"
+            )
+    parts = []
+    if minute_where:
+        parts.append(
+            # Built from this module's constants; every value is a parameter.
+            f"SELECT {columns}, minute AS t FROM {MetricMinute._meta.db_table} "  # noqa: S608
+            f"WHERE {' OR '.join(minute_where)}"
+        )
+    if block_where:
+        parts.append(
+            f"SELECT {columns}, block AS t FROM {MetricBlock._meta.db_table} "  # noqa: S608
+            f"WHERE {' OR '.join(block_where)}"
+        )
+    return " UNION ALL ".join(parts), minute_params + block_params
 
 
 def _grouped(
-    rollout_id: int, start: datetime | None, end: datetime | None, step: int | None
-) -> dict[tuple[str, int], dict[str, object]]:
-    """(variant, bucket start in epoch seconds, 0 without step) -> the summed fields."""
+    windows: dict[int, Window], step: int | None, *, error_kinds: bool = True
+) -> dict[tuple[int, str, int], dict[str, object]]:
+    """(rollout id, variant, bucket start in epoch seconds or 0 without step) -> the summed
+    fields, over each rollout's window; two queries whatever the number of rollouts (one
+    without `error_kinds`)."""
     sql = _SQL.get(connection.vendor)
     if sql is None:
         raise NotImplementedError(
             f"metric reads support PostgreSQL and SQLite, not {connection.vendor}"
         )
+    out: dict[tuple[int, str, int], dict[str, object]] = {}
+    if not windows:
+        return out
     bucket = sql["bucket"].format(step=step) if step else "0"
-    where, params = _where(rollout_id, start, end)
+    source, params = _source(windows, step)
     sums = ", ".join(f"sum({name})" for name in _SCALARS)
     hist = ", ".join(f"sum({sql['hist'].format(i=i)})" for i in range(HIST_LEN))
-    table = MetricMinute._meta.db_table
-    out: dict[tuple[str, int], dict[str, object]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             # Built from this module's constants; every value is a parameter.
-            f"SELECT variant, {bucket} AS b, {sums}, {hist} FROM {table} WHERE {where} "  # noqa: S608
-            "GROUP BY variant, b ORDER BY b, variant",
+            f"SELECT rollout_id, variant, {bucket} AS b, {sums}, {hist} "  # noqa: S608
+            f"FROM ({source}) u GROUP BY rollout_id, variant, b ORDER BY b, variant",
             params,
         )
         n = len(_SCALARS)
         for row in cursor.fetchall():
-            values: dict[str, object] = dict(zip(_SCALARS, row[2 : 2 + n], strict=True))
-            values["latency_hist"] = [int(v or 0) for v in row[2 + n :]]
+            values: dict[str, object] = dict(zip(_SCALARS, row[3 : 3 + n], strict=True))
+            values["latency_hist"] = [int(v or 0) for v in row[3 + n :]]
             values["errors_by_kind"] = {}
-            out[(row[0], int(row[1]))] = values
-        cursor.execute(
-            f"SELECT variant, {bucket} AS b, key, sum({sql['kind_value']}) FROM {table}, "  # noqa: S608
-            f"{sql['kinds']} WHERE {where} AND errors > 0 GROUP BY variant, b, key",
-            params,
-        )
-        for variant, b, kind, count in cursor.fetchall():
-            group = out.get((variant, int(b)))
-            if group is not None:
-                group["errors_by_kind"][kind] = int(count)  # type: ignore[index]
+            out[(int(row[0]), row[1], int(row[2]))] = values
+        if error_kinds:
+            cursor.execute(
+                f"SELECT rollout_id, variant, {bucket} AS b, key, sum({sql['kind_value']}) "  # noqa: S608
+                f"FROM ({source}) u, {sql['kinds']} WHERE u.errors > 0 "
+                "GROUP BY rollout_id, variant, b, key",
+                params,
+            )
+            for pk, variant, b, kind, count in cursor.fetchall():
+                group = out.get((int(pk), variant, int(b)))
+                if group is not None:
+                    group["errors_by_kind"][kind] = int(count)  # type: ignore[index]
     return out
 
 
@@ -221,11 +290,20 @@ def arm_totals(
 ) -> dict[str, ArmTotals]:
     """Per variant ("baseline", "candidate": both always present, zeros without data), the sums
     over the minutes overlapping [start, end) (None: unbounded). What the guardrails judge."""
-    found = _grouped(rollout_id, start, end, None)
-    return {
-        variant: ArmTotals(**_fields(found[(variant, 0)])) if (variant, 0) in found else ArmTotals()  # type: ignore[arg-type]
-        for variant in VARIANTS
-    }
+    return arm_totals_many({rollout_id: (start, end)})[rollout_id]
+
+
+def arm_totals_many(
+    windows: dict[int, Window], *, error_kinds: bool = True
+) -> dict[int, dict[str, ArmTotals]]:
+    """`arm_totals` of several rollouts, each over its own window (rollout id -> (start, end)),
+    in one grouped query whatever their number (two with `error_kinds`): the dashboard counts
+    every active stage's samples with it."""
+    out = {pk: {variant: ArmTotals() for variant in VARIANTS} for pk in windows}
+    for (pk, variant, _), values in _grouped(windows, None, error_kinds=error_kinds).items():
+        if variant in out[pk]:
+            out[pk][variant] = ArmTotals(**_fields(values))  # type: ignore[arg-type]
+    return out
 
 
 def rollout_series(
@@ -243,9 +321,10 @@ def rollout_series(
         raise ValueError(f"step must be a whole number of minutes, not {step}")
     seconds = int(step.total_seconds()) if step is not None else 60
     series: dict[str, list[MinuteView]] = {variant: [] for variant in VARIANTS}
-    for (variant, bucket), values in _grouped(rollout_id, start, end, seconds).items():
-        minute = datetime.fromtimestamp(bucket, tz=UTC)
-        series[variant].append(MinuteView(minute=minute, **_fields(values)))  # type: ignore[arg-type]
+    for (_, variant, bucket), values in _grouped({rollout_id: (start, end)}, seconds).items():
+        if variant in series:
+            minute = datetime.fromtimestamp(bucket, tz=UTC)
+            series[variant].append(MinuteView(minute=minute, **_fields(values)))  # type: ignore[arg-type]
     return series
 
 

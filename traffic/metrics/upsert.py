@@ -1,10 +1,11 @@
-"""One INSERT ... ON CONFLICT DO UPDATE for a batch of minute deltas: counters are added, the
-error-kind counts and the latency histogram are merged key by key (PostgreSQL: jsonb functions;
-SQLite: json1), all under the row lock the conflict takes, so concurrent writers never lose
-an update."""
+"""One INSERT ... ON CONFLICT DO UPDATE for a batch of minute deltas, and one for the ten-minute
+blocks they fall in: counters are added, the error-kind counts and the latency histogram are
+merged key by key (PostgreSQL: jsonb functions; SQLite: json1), all under the row lock the
+conflict takes, so concurrent writers never lose an update, and in one transaction, so a block
+always equals the sum of its minutes."""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from registry.models import MetricMinute
+from registry.models import MetricBlock, MetricMinute
+from registry.models.metrics import BLOCK_MINUTES
 
-TABLE = MetricMinute._meta.db_table
+# (table, time column) of each level.
+MINUTES = (MetricMinute._meta.db_table, "minute")
+BLOCKS = (MetricBlock._meta.db_table, "block")
 # Rows per statement: a gateway batch of 2,000 requests spans a few minutes, so this is rarely
 # reached; it bounds the statement's size when it is (a late backlog after an outage).
 CHUNK = 500
@@ -45,9 +49,6 @@ class MinuteRow:
 
 
 _ADDED = MetricMinute.COUNTERS
-_COLUMNS = ("rollout_id", "variant", "minute", *_ADDED, "errors_by_kind", "latency_hist", "updated")
-
-_T = f'"{TABLE}"'
 # Merge expressions: `old` is the stored row, `new` the excluded one. Each skips the work when
 # the delta is empty (most batches have no errors; feedback has no latencies).
 _MERGE = {
@@ -94,25 +95,65 @@ _MERGE = {
 }
 
 
-def _sql(vendor: str, rows: int) -> str:
+def _sql(vendor: str, rows: int, level: tuple[str, str]) -> str:
     try:
         merge = _MERGE[vendor]
     except KeyError:
         raise NotImplementedError(
             f"metric roll-ups support PostgreSQL and SQLite, not {vendor}"
         ) from None
+    table, column = level
+    t = f'"{table}"'
+    columns = ("rollout_id", "variant", column, *_ADDED, "errors_by_kind", "latency_hist")
     json_param = "%s::jsonb" if vendor == "postgresql" else "%s"
-    one = "(" + ", ".join(["%s"] * (len(_COLUMNS) - 3) + [json_param, json_param, "%s"]) + ")"
-    sets = [f"{name} = {_T}.{name} + EXCLUDED.{name}" for name in _ADDED]
-    sets += [
-        f"{name} = {merge[name].format(old=_T)}" for name in ("errors_by_kind", "latency_hist")
-    ]
+    one = "(" + ", ".join(["%s"] * (len(columns) - 2) + [json_param, json_param, "%s"]) + ")"
+    sets = [f"{name} = {t}.{name} + EXCLUDED.{name}" for name in _ADDED]
+    sets += [f"{name} = {merge[name].format(old=t)}" for name in ("errors_by_kind", "latency_hist")]
     sets.append("updated = EXCLUDED.updated")
     return (
         # Built from this module's constants; every value is a parameter.
-        f"INSERT INTO {_T} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * rows)} "  # noqa: S608
-        f"ON CONFLICT (rollout_id, variant, minute) DO UPDATE SET {', '.join(sets)}"
+        f"INSERT INTO {t} ({', '.join(columns)}, updated) VALUES {', '.join([one] * rows)} "  # noqa: S608
+        f"ON CONFLICT (rollout_id, variant, {column}) DO UPDATE SET {', '.join(sets)}"
     )
+
+
+def block_of(minute: datetime) -> datetime:
+    """The start of the ten-minute block a minute belongs to."""
+    return minute.replace(minute=minute.minute - minute.minute % BLOCK_MINUTES)
+
+
+def _blocks(rows: list[MinuteRow]) -> list[MinuteRow]:
+    """The minutes' deltas summed per block, in key order."""
+    groups: dict[tuple[int, str, datetime], list[MinuteRow]] = {}
+    for row in rows:
+        groups.setdefault((row.rollout_id, row.variant, block_of(row.minute)), []).append(row)
+    out = []
+    for key in sorted(groups):
+        members = groups[key]
+        if len(members) == 1:
+            out.append(replace(members[0], minute=key[2]))
+            continue
+        sums: dict[str, Any] = {name: sum(getattr(m, name) for m in members) for name in _ADDED}
+        kinds: dict[str, int] = {}
+        hist: list[int] = []
+        for m in members:
+            for kind, n in m.errors_by_kind.items():
+                kinds[kind] = kinds.get(kind, 0) + n
+            if len(hist) < len(m.latency_hist):
+                hist.extend([0] * (len(m.latency_hist) - len(hist)))
+            for i, n in enumerate(m.latency_hist):
+                hist[i] += n
+        out.append(
+            MinuteRow(
+                rollout_id=key[0],
+                variant=key[1],
+                minute=key[2],
+                errors_by_kind=kinds,
+                latency_hist=hist,
+                **sums,
+            )
+        )
+    return out
 
 
 def _params(row: MinuteRow, now: str | datetime | None) -> list[Any]:
@@ -125,16 +166,18 @@ def _params(row: MinuteRow, now: str | datetime | None) -> list[Any]:
 
 
 def upsert_minutes(rows: list[MinuteRow]) -> None:
-    """Add the deltas to their minute rows (created at zero when missing). Give each key once,
-    in key order: PostgreSQL refuses a key twice in one statement, and one order in every
-    writer keeps two concurrent batches from deadlocking."""
+    """Add the deltas to their minute rows and to their blocks (created at zero when missing).
+    Give each key once, in key order: PostgreSQL refuses a key twice in one statement, and one
+    order in every writer (minutes, then blocks, each in key order) keeps two concurrent
+    batches from deadlocking. Call in a transaction, so minutes and blocks move together."""
     if not rows:
         return
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            params: list[Any] = []
-            for row in chunk:
-                params += _params(row, now)
-            cursor.execute(_sql(connection.vendor, len(chunk)), params)
+        for level, deltas in ((MINUTES, rows), (BLOCKS, _blocks(rows))):
+            for start in range(0, len(deltas), CHUNK):
+                chunk = deltas[start : start + CHUNK]
+                params: list[Any] = []
+                for row in chunk:
+                    params += _params(row, now)
+                cursor.execute(_sql(connection.vendor, len(chunk), level), params)

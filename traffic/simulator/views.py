@@ -18,7 +18,7 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from . import behaviours, judge
+from . import behaviours, judge, regressions
 from .behaviours import BEHAVIOURS, Behaviour, Message, Prompt
 
 logger = logging.getLogger(__name__)
@@ -362,6 +362,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     behaviour: Behaviour | None = BEHAVIOURS.get(prompt.model)
     if behaviour is None:
         return _unknown_model(prompt.model)
+    # A staged regression switched on (manage.py simulator_regression) changes the behaviour,
+    # not the shape of the answers: its failures look like any provider's 5xx.
+    behaviour = regressions.applied(behaviour, await regressions.regression_for(prompt.model))
 
     delay = behaviours.latency_ms(prompt, behaviour) * _latency_scale() / 1000
     if delay:

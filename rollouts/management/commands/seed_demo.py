@@ -3,9 +3,10 @@ each, three upgrades, one user per role.
 
 With `--run-gates` the three upgrades' eval gates really run against the simulator (served here
 in a thread if nothing answers at its URL yet) and the rollouts move as their verdicts allow:
-support-reply passes and starts shadow, ticket-summary needs acknowledgement (the seed writes the
-note) and starts shadow, intent-json is blocked and stays in `gate`. Without it the upgrades stay
-drafts and the output says so.
+support-reply passes and starts shadow (on a one-minute shadow stage, so `make demo-canary` takes
+it through its canary stages in minutes: rollouts/demo_canary.py), ticket-summary needs
+acknowledgement (the seed writes the note) and starts shadow, intent-json is blocked and stays in
+`gate`. Without it the upgrades stay drafts and the output says so.
 
 Idempotent: a second run changes nothing and writes no audit events.
 """
@@ -27,6 +28,8 @@ from registry.models import Feature, ModelConfig, ModelVersion, Provider, Rollou
 from registry.roles import Role
 from registry.services import registry
 from registry.services.audit import db_now
+from rollouts.demo_canary import FEATURE as CANARY_DEMO_FEATURE
+from rollouts.demo_canary import demo_plan_write
 from rollouts.demo_server import serve_simulator
 from rollouts.demo_suites import DEMO_SUITES
 from rollouts.services import rollouts
@@ -209,6 +212,8 @@ class Command(BaseCommand):
             gate = gate_acknowledge(gate=gate, actor=release, note=ACK_NOTE)
             self.stdout.write(f"      acknowledged by {release.username}: “{ACK_NOTE}”")
         if gate.clears:
+            if rollout.feature.key == CANARY_DEMO_FEATURE:
+                demo_plan_write(rollout=rollout)  # a running stage's minimums are fixed
             rollouts.rollout_start_shadow(rollout=rollout, actor=None, reason=SEED)
             self.stdout.write("      shadow traffic started: its pairs enter the review queue.")
         else:
