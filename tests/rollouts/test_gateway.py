@@ -1,5 +1,7 @@
 """The OpenAI-compatible gateway over real HTTP (uvicorn), talking to the built-in simulator."""
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -74,7 +76,14 @@ def test_streaming_passes_through_and_is_logged(world):
     )
     streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert streamed == whole.choices[0].message.content
-    recorder.flush()
+    # The stream's record is queued once its last chunk is sent, which the client may read a
+    # moment before the server gets there: flush until it arrives (bounded).
+    deadline = time.monotonic() + 5
+    while True:
+        recorder.flush()
+        if RequestLog.objects.filter(output=streamed).count() == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert RequestLog.objects.filter(output=streamed).count() == 2
 
 
