@@ -58,18 +58,10 @@ lock: install-dev
 clean:
 	rm -rf $(VENV) var staticfiles
 
-# Benchmarks (not part of the tests): ratios measured in one run. See bench/README.md.
+# Benchmarks (not part of the tests): ratios measured in one run, one table. See bench/README.md.
+# BENCH_ARGS='--quick --only bench_guardrails,bench_assignment' for a smoke run.
 bench-env:
 	test -x bench/.venv/bin/litellm || (python3 -m venv bench/.venv && bench/.venv/bin/pip install --quiet 'litellm[proxy]' growthbook)
 
 bench: install-dev
-	$(BIN)/python bench/bench_assignment.py
-	$(BIN)/python bench/bench_comparison.py
-	$(BIN)/python bench/bench_gateway.py
-	$(BIN)/python bench/bench_eval_run.py
-	$(BIN)/python bench/bench_guardrails.py
-	$(BIN)/python bench/bench_canary_charts.py
-	$(BIN)/python bench/bench_shadow.py
-	$(BIN)/python bench/bench_ingest.py
-	$(BIN)/python bench/bench_review.py
-	$(BIN)/python bench/bench_pair_page.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)

@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rollout_site.settings")
 
+from harness import figure
 from rapidfuzz.distance import Indel
 
 from comparisons.metrics import compare, flags
@@ -80,8 +81,25 @@ def main() -> int:
         base += timed(theirs, 200)
     p50, r50 = statistics.median(mine), statistics.median(base)
     print(f"metrics of a 4 KB pair: p50 {p50 * 1000:.0f} us; rapidfuzz alone {r50 * 1000:.0f} us")
-    print(f"{'MET ' if p50 <= 1 else 'MISS'} p50 {p50:.3f} ms (target 1 ms)")
-    print(f"{'MET ' if p50 <= 2 * r50 else 'MISS'} {p50 / r50:.2f}x rapidfuzz alone (target 2x)")
+    figure(
+        "4 KB pair p50",
+        p50,
+        "ms",
+        text=f"p50 {p50:.3f} ms (target 1 ms)",
+        target="<= 1 ms",
+        met=p50 <= 1,
+    )
+    figure(
+        "vs rapidfuzz alone",
+        p50,
+        "ms",
+        text=f"{p50 / r50:.2f}x rapidfuzz alone (target 2x)",
+        peer=r50,
+        peer_name="rapidfuzz",
+        ratio=p50 / r50,
+        target="<= 2x",
+        met=p50 <= 2 * r50,
+    )
     return 0
 
 

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 
-from harness import PY, ROOT, free_port, process, product_env, verdict
+from harness import PY, ROOT, figure, free_port, process, product_env
 
 CASES = 1000
 CONCURRENCY = 128
@@ -222,11 +222,42 @@ def main() -> int:
         f"{elapsed:.2f} s (ideal {ideal:.1f} s); run {run.status}, {progress.passed} passed, "
         f"{progress.failed} failed, {progress.errors} errors; stub saw {stats['calls']} calls"
     )
-    print(verdict(ratio >= 0.75, f"ideal / achieved {ratio:.2f} (target 0.75)"))
-    print(verdict(stats["max"] >= 100, f"max calls in flight {stats['max']} (target 100)"))
-    print(verdict(sampler.max <= 5, f"max PostgreSQL connections {sampler.max} (target 5)"))
+    figure(
+        "run time",
+        elapsed,
+        "s",
+        text=f"ideal / achieved {ratio:.2f} (target 0.75)",
+        peer=ideal,
+        peer_name="ideal",
+        ratio=ratio,
+        target=">= 0.75 ideal/achieved",
+        met=ratio >= 0.75,
+    )
+    figure(
+        "max calls in flight",
+        stats["max"],
+        "calls",
+        text=f"max calls in flight {stats['max']} (target 100)",
+        target=">= 100",
+        met=stats["max"] >= 100,
+    )
+    figure(
+        "max PostgreSQL connections",
+        sampler.max,
+        "conns",
+        text=f"max PostgreSQL connections {sampler.max} (target 5)",
+        target="<= 5",
+        met=sampler.max <= 5,
+    )
     ok = progress.passed == CASES and run.status == "completed"
-    print(verdict(ok, f"every case passed once ({progress.passed}/{CASES})"))
+    figure(
+        "cases passed",
+        progress.passed,
+        "cases",
+        text=f"every case passed once ({progress.passed}/{CASES})",
+        target=f"{CASES}",
+        met=ok,
+    )
     return 0
 
 

@@ -19,14 +19,15 @@ from pathlib import Path
 import httpx
 from harness import (
     ROOT,
+    figure,
     free_port,
     gateway,
     percentile,
     prepare,
     process,
+    skipped,
     stub,
     summary,
-    verdict,
 )
 
 LITELLM = ROOT / "bench" / ".venv" / "bin" / "litellm"
@@ -126,7 +127,8 @@ def litellm_proxy(stub_url: str):
 def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is needed for the throughput runs: apt-get install -y wrk")
-        return 2
+        skipped("gateway (all figures)", "wrk not installed (apt-get install -y wrk)")
+        return 0
     have_litellm = LITELLM.exists()
     stub_proc, stub_url = stub()
     with stub_proc:
@@ -141,15 +143,34 @@ def main() -> int:
             added = {q: percentile(via, q) - percentile(direct, q) for q in (50, 99)}
             print(f"direct to stub : {summary(direct)}")
             print(f"via gateway    : {summary(via)}")
-            print(verdict(added[50] <= 1.5, f"gateway added p50 {added[50]:.2f} ms (target 1.5)"))
-            print(verdict(added[99] <= 6, f"gateway added p99 {added[99]:.2f} ms (target 6)"))
+            for q, limit in ((50, 1.5), (99, 6.0)):
+                figure(
+                    f"added latency p{q}",
+                    added[q],
+                    "ms",
+                    text=f"gateway added p{q} {added[q]:.2f} ms (target {limit:g})",
+                    peer=percentile(direct, q),
+                    peer_name="direct to stub",
+                    target=f"<= {limit:g} ms",
+                    met=added[q] <= limit,
+                )
             off = wrk(f"{gw_url}/v1/chat/completions", plain["token"], 32, 10)
         sgw_proc, sgw_url = gateway(shadowed)
         with sgw_proc:
             on = wrk(f"{sgw_url}/v1/chat/completions", shadowed["token"], 32, 10)
         print(f"gateway c=32   : {off['rps']:.0f} req/s shadow off, {on['rps']:.0f} req/s on")
         ratio = on["rps"] / off["rps"]
-        print(verdict(ratio >= 0.9, f"shadow on / off throughput {ratio:.2f}x (target 0.9x)"))
+        figure(
+            "throughput shadow on",
+            on["rps"],
+            "req/s",
+            text=f"shadow on / off throughput {ratio:.2f}x (target 0.9x)",
+            peer=off["rps"],
+            peer_name="shadow off",
+            ratio=ratio,
+            target=">= 0.9x",
+            met=ratio >= 0.9,
+        )
         if have_litellm:
             ll_proc, ll_url = litellm_proxy(stub_url)
             with ll_proc:
@@ -163,20 +184,33 @@ def main() -> int:
                 ll_added = percentile(via_ll, 50) - percentile(direct2, 50)
                 ll = wrk(f"{ll_url}/v1/chat/completions", "sk-bench-master", 32, 10)
             print(f"litellm        : added p50 {ll_added:.2f} ms, {ll['rps']:.0f} req/s at c=32")
-            print(
-                verdict(
-                    added[50] <= 0.10 * ll_added,
-                    f"added latency vs LiteLLM {added[50] / ll_added:.3f}x (target 0.10x)",
-                )
+            figure(
+                "added p50 vs LiteLLM",
+                added[50],
+                "ms",
+                text=f"added latency vs LiteLLM {added[50] / ll_added:.3f}x (target 0.10x)",
+                peer=ll_added,
+                peer_name="LiteLLM",
+                ratio=added[50] / ll_added,
+                target="<= 0.10x",
+                met=added[50] <= 0.10 * ll_added,
             )
-            print(
-                verdict(
-                    off["rps"] >= 15 * ll["rps"],
-                    f"throughput vs LiteLLM {off['rps'] / ll['rps']:.1f}x (target 15x)",
-                )
+            figure(
+                "throughput vs LiteLLM",
+                off["rps"],
+                "req/s",
+                text=f"throughput vs LiteLLM {off['rps'] / ll['rps']:.1f}x (target 15x)",
+                peer=ll["rps"],
+                peer_name="LiteLLM",
+                ratio=off["rps"] / ll["rps"],
+                target=">= 15x",
+                met=off["rps"] >= 15 * ll["rps"],
             )
         else:
             print("LiteLLM not installed in bench/.venv: see bench/README.md (comparison skipped)")
+            why = "install with `make bench-env`"
+            skipped("added p50 vs LiteLLM", why, target="<= 0.10x")
+            skipped("throughput vs LiteLLM", why, target=">= 15x")
     slow_proc, slow_url = stub(delay=1.0)
     with slow_proc:
         world = prepare(slow_url, shadow=False)
@@ -191,11 +225,15 @@ def main() -> int:
             f"1000 in flight : direct p99 {direct['p99']:.0f} ms, gateway p99 "
             f"{via['p99']:.0f} ms, errors {via['errors']}"
         )
-        print(
-            verdict(
-                added99 <= 50 and not via["errors"],
-                f"added p99 at 1000 in flight {added99:.1f} ms (target 50)",
-            )
+        figure(
+            "added p99 at 1000 in flight",
+            added99,
+            "ms",
+            text=f"added p99 at 1000 in flight {added99:.1f} ms (target 50)",
+            peer=direct["p99"],
+            peer_name="direct to stub",
+            target="<= 50 ms, no errors",
+            met=added99 <= 50 and not via["errors"],
         )
     return 0
 

@@ -21,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness import figure
+
 from rollouts.guardrails.sequential import BREACH, DEFAULT_DESIGN, Design, decide, fixed_horizon_n
 
 RUNS = 2_000
@@ -71,15 +73,35 @@ def main() -> int:
     print(f"error-rate guardrail, tolerance {ERROR_RATE_TOLERANCE:.0%} (the default):")
     ok_false = false_rate <= 0.05
     ok_power = power >= 0.80
-    print(
-        f"  A/A false rollback rate: {false_rate:.2%} (target <= 5%) "
-        f"{'MET' if ok_false else 'MISS'}"
+    figure(
+        "A/A false rollback rate",
+        false_rate * 100,
+        "%",
+        text=f"  A/A false rollback rate: {false_rate:.2%} (target <= 5%)",
+        target="<= 5%",
+        met=ok_false,
     )
-    print(
-        f"  2% vs 1%: rolled back within {WITHIN:,} candidate requests in {power:.1%} of runs "
-        f"(target >= 80%) {'MET' if ok_power else 'MISS'}; median {median:,.0f} requests"
+    figure(
+        f"2% vs 1% rolled back within {WITHIN:,}",
+        power * 100,
+        "%",
+        text=(
+            f"  2% vs 1%: rolled back within {WITHIN:,} candidate requests in {power:.1%} of "
+            f"runs (target >= 80%); median {median:,.0f} requests"
+        ),
+        target=">= 80%",
+        met=ok_power,
     )
-    print(f"  fixed-horizon sample size (alpha 0.05 one-sided, power 0.8): {horizon:,} per arm")
+    # Information only: the fixed-horizon sample size is what one planned look would need.
+    figure(
+        "2% vs 1% median requests to rollback",
+        median,
+        "req",
+        text=f"  fixed-horizon sample size (alpha 0.05 one-sided, power 0.8): {horizon:,} per arm",
+        peer=horizon,
+        peer_name="fixed horizon",
+        ratio=median / horizon,
+    )
     print("other tolerances (same design):")
     for tolerance in (0.1, 0.2):
         f, p, m = figures(tolerance, design, seed=7 + int(tolerance * 100))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from harness import gateway, prepare
+from harness import figure, gateway, prepare
 from psycopg.types.json import Jsonb
 
 N = 20_000
@@ -150,7 +150,17 @@ def main() -> int:
     ratio = api_rows / copy_rows
     print(f"batch API : {api_rows:,.0f} rows/s ({BATCH} per request)")
     print(f"raw COPY  : {copy_rows:,.0f} rows/s")
-    print(f"{'MET ' if ratio >= 0.6 else 'MISS'} ingest API / COPY {ratio:.2f}x (target 0.6x)")
+    figure(
+        "ingest API rows/s",
+        api_rows,
+        "rows/s",
+        text=f"ingest API / COPY {ratio:.2f}x (target 0.6x)",
+        peer=copy_rows,
+        peer_name="raw COPY",
+        ratio=ratio,
+        target=">= 0.6x",
+        met=ratio >= 0.6,
+    )
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
-from harness import PY, fresh_postgres, percentile, product_env, verdict  # noqa: E402
+from harness import PY, figure, fresh_postgres, percentile, product_env  # noqa: E402
 
 from tests.comparisons.rewrite_pairs import REWRITES  # noqa: E402 - realistic rewrites
 
@@ -107,8 +107,25 @@ def main() -> int:
     print(f"1 KB pair page p50 {percentile(one, 50):.1f} ms, p95 {p95_1:.1f} ms")
     print(f"15 KB pair page p50 {percentile(fifteen, 50):.1f} ms, p95 {p95_15:.1f} ms")
     print(f"first view of a 15 KB pair stored without its diff: p50 {percentile(first, 50):.0f} ms")
-    print(verdict(p95_15 <= 100, f"15 KB pair page p95 {p95_15:.1f} ms (target 100)"))
-    print(verdict(ratio <= 1.5, f"15 KB / 1 KB pair page p50 {ratio:.2f}x (target 1.5x)"))
+    figure(
+        "15 KB pair page p95",
+        p95_15,
+        "ms",
+        text=f"15 KB pair page p95 {p95_15:.1f} ms (target 100)",
+        target="<= 100 ms",
+        met=p95_15 <= 100,
+    )
+    figure(
+        "15 KB pair page p50",
+        percentile(fifteen, 50),
+        "ms",
+        text=f"15 KB / 1 KB pair page p50 {ratio:.2f}x (target 1.5x)",
+        peer=percentile(one, 50),
+        peer_name="1 KB pair page",
+        ratio=ratio,
+        target="<= 1.5x",
+        met=ratio <= 1.5,
+    )
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from harness import PY, fresh_postgres, percentile, product_env  # noqa: E402
+from harness import PY, figure, fresh_postgres, percentile, product_env  # noqa: E402
 
 PAIRS = int(os.environ.get("BENCH_PAIRS", "1000000"))
 
@@ -81,13 +81,30 @@ def main() -> int:
     deep = timed(f"/pairs/?before={deep_id}")
     for name, values in (("queue page", queue), ("pair page", detail)):
         p95 = percentile(values, 95)
-        print(f"{'MET ' if p95 <= 100 else 'MISS'} {name} p95 {p95:.1f} ms (target 100)")
+        figure(
+            f"{name} p95",
+            p95,
+            "ms",
+            text=f"{name} p95 {p95:.1f} ms (target 100)",
+            target="<= 100 ms",
+            met=p95 <= 100,
+        )
     ratio = percentile(deep, 50) / percentile(first, 50)
     print(
         f"pair list page 1 p50 {percentile(first, 50):.1f} ms, page 1,000 "
         f"{percentile(deep, 50):.1f} ms"
     )
-    print(f"{'MET ' if ratio <= 1.2 else 'MISS'} page 1,000 / page 1 {ratio:.2f}x (target 1.2x)")
+    figure(
+        "pair list page 1,000 p50",
+        percentile(deep, 50),
+        "ms",
+        text=f"page 1,000 / page 1 {ratio:.2f}x (target 1.2x)",
+        peer=percentile(first, 50),
+        peer_name="page 1",
+        ratio=ratio,
+        target="<= 1.2x",
+        met=ratio <= 1.2,
+    )
     return 0
 
 

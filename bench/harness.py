@@ -76,6 +76,8 @@ def product_env(var_dir: str) -> dict:
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",
+            # Settings refuse to start without one; a bench database is thrown away.
+            "AUDIT_HMAC_KEY": env.get("AUDIT_HMAC_KEY") or "bench-only-audit-" + "y" * 40,
         }
     )
     return env
@@ -176,3 +178,57 @@ def summary(values: list[float]) -> str:
 
 def verdict(ok: bool, text: str) -> str:
     return f"{'MET ' if ok else 'MISS'} {text}"
+
+
+def _record(row: dict) -> None:
+    # One JSON line per figure, so bench/run_all.py builds its table without parsing free text.
+    path = os.environ.get("BENCH_RESULTS")
+    if not path:
+        return
+    row = {"benchmark": os.environ.get("BENCH_NAME") or Path(sys.argv[0]).stem} | row
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(row) + "\n")
+
+
+def figure(
+    name: str,
+    value: float,
+    unit: str,
+    *,
+    text: str,
+    peer: float | None = None,
+    peer_name: str = "",
+    peer_unit: str | None = None,
+    ratio: float | None = None,
+    target: str = "",
+    met: bool | None = None,
+    echo: bool = True,
+) -> str:
+    """A measured figure: the human line as before (`text`, MET/MISS in front when judged)
+    and, with BENCH_RESULTS set, a JSON line for the table. `met=None` is information only."""
+    line = text if met is None else verdict(met, text)
+    _record(
+        {
+            "figure": name,
+            "value": value,
+            "unit": unit,
+            "peer": peer,
+            "peer_name": peer_name,
+            "peer_unit": unit if peer_unit is None else peer_unit,
+            "ratio": ratio,
+            "target": target,
+            "status": "INFO" if met is None else ("MET" if met else "MISS"),
+        }
+    )
+    if echo:
+        print(line, flush=True)
+    return line
+
+
+def skipped(name: str, reason: str, *, target: str = "", echo: bool = True) -> str:
+    """A figure that could not be measured here (a missing tool, no PostgreSQL): a row, not a failure."""
+    line = f"SKIP {name}: {reason}"
+    _record({"figure": name, "target": target, "status": "SKIPPED", "reason": reason})
+    if echo:
+        print(line, flush=True)
+    return line
