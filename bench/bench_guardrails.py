@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# harness sits next to this file; the tests import this module as bench.bench_guardrails.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import figure
 
