@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from comparisons.models import Adjudication, Label, ShadowPair
+from comparisons.services.stats import settled_verdict
 from registry.models import AuditEvent, Rollout
 from registry.services.audit import db_now
 from rollouts.models import PairJudgement, VerdictMark, VerdictMinute
@@ -77,14 +78,6 @@ def _within(ranges: list[tuple[datetime, datetime]] | None) -> Q:
     return reduce(operator.or_, (Q(at__gte=start, at__lt=end) for start, end in ranges))
 
 
-def _outcome(verdicts: list[str], adjudicated: str | None) -> str | None:
-    # The rule of comparisons.services.stats.pair_outcomes, for a few pairs instead of a whole
-    # rollout (tests/rollouts/test_verdict_rollup.py checks that both agree).
-    if adjudicated is not None:
-        return adjudicated
-    return verdicts[0] if len(set(verdicts)) == 1 else None
-
-
 def _count(
     rollout_id: int, judge_id: int | None, ranges: list[tuple[datetime, datetime]] | None
 ) -> dict[Key, Counter[str]]:
@@ -114,7 +107,8 @@ def _count(
         when[pair_id] = at
     counts: dict[Key, Counter[str]] = defaultdict(Counter)
     for pair_id in labels.keys() | adjudicated.keys():
-        outcome = _outcome(labels.get(pair_id, []), adjudicated.get(pair_id))
+        # The rule of the review statistics (pair_outcomes), for a few pairs at a time.
+        outcome = settled_verdict(labels.get(pair_id, []), adjudicated.get(pair_id))
         if outcome is not None:
             counts[(VerdictMinute.Source.REVIEWER, minute_of(when[pair_id]))][outcome] += 1
     if judge_id is not None:

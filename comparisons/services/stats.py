@@ -12,6 +12,7 @@ Every rate is over the pairs with a verdict, and carries both n pairs and n labe
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -158,6 +159,14 @@ def _judgements(rollout: Rollout) -> QuerySet[Label]:
     return Label.objects.filter(pair__rollout=rollout, covered_by__isnull=True)
 
 
+def settled_verdict(verdicts: Sequence[str], adjudicated: str | None) -> str | None:
+    """A pair's verdict: the adjudication's, else its labels' when they all agree; None while
+    reviewers disagree (or nobody labelled it)."""
+    if adjudicated is not None:
+        return adjudicated
+    return verdicts[0] if len(set(verdicts)) == 1 else None
+
+
 def pair_outcomes(rollout: Rollout) -> dict[int, PairOutcome]:
     """One outcome per labelled pair of the rollout (see the module docstring)."""
     # Only the columns the figures need: a label row, not its pair's two full outputs.
@@ -181,15 +190,16 @@ def pair_outcomes(rollout: Rollout) -> dict[int, PairOutcome]:
         dims = frozenset(d for _, ds, _ in items for d in ds)
         # The verdict exists from the label that completed it (a later label could have broken it).
         latest = max(created for _, _, created in items)
-        verdict: str | None
-        if pair_id in adjudicated:
-            verdict, decided = adjudicated[pair_id]
-            source: str = Source.ADJUDICATED
-        elif len(set(verdicts)) == 1:
-            verdict, decided = verdicts[0], latest
+        adjudication = adjudicated.get(pair_id)
+        verdict = settled_verdict(verdicts, adjudication[0] if adjudication else None)
+        source: str
+        if adjudication is not None:
+            decided, source = adjudication[1], Source.ADJUDICATED
+        elif verdict is not None:
+            decided = latest
             source = Source.SINGLE if len(verdicts) == 1 else Source.AGREED
         else:
-            verdict, decided, source = None, latest, Source.DISAGREEMENT
+            decided, source = latest, Source.DISAGREEMENT
         out[pair_id] = PairOutcome(pair_id, source, verdict, verdicts, dims, decided)
     # An adjudication whose labels were since undone still stands: it was a decision on the pair.
     for pair_id, (verdict, decided) in adjudicated.items():

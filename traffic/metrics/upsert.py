@@ -5,6 +5,7 @@ conflict takes, so concurrent writers never lose an update, and in one transacti
 always equals the sum of its minutes."""
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,8 @@ from django.utils import timezone
 
 from registry.models import MetricBlock, MetricMinute
 from registry.models.metrics import BLOCK_MINUTES
+
+from .reads import merge_hist
 
 # (table, time column) of each level.
 MINUTES = (MetricMinute._meta.db_table, "minute")
@@ -134,21 +137,17 @@ def _blocks(rows: list[MinuteRow]) -> list[MinuteRow]:
             out.append(replace(members[0], minute=key[2]))
             continue
         sums: dict[str, Any] = {name: sum(getattr(m, name) for m in members) for name in _ADDED}
-        kinds: dict[str, int] = {}
+        kinds: Counter[str] = Counter()
         hist: list[int] = []
         for m in members:
-            for kind, n in m.errors_by_kind.items():
-                kinds[kind] = kinds.get(kind, 0) + n
-            if len(hist) < len(m.latency_hist):
-                hist.extend([0] * (len(m.latency_hist) - len(hist)))
-            for i, n in enumerate(m.latency_hist):
-                hist[i] += n
+            kinds.update(m.errors_by_kind)
+            merge_hist(hist, m.latency_hist)
         out.append(
             MinuteRow(
                 rollout_id=key[0],
                 variant=key[1],
                 minute=key[2],
-                errors_by_kind=kinds,
+                errors_by_kind=dict(kinds),
                 latency_hist=hist,
                 **sums,
             )
