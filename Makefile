@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run demo-canary reset-demo test lint format lock install install-dev clean bench bench-env
+.PHONY: run demo-canary reset-demo test chaos lint format lock install install-dev clean bench bench-env
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Rollout Desk needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -38,6 +38,11 @@ reset-demo:
 
 test: install-dev lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The chaos tier: workers SIGKILLed, the broker stopped or silent, the database cut, provider
+# faults (README, "Operating it"). Needs PostgreSQL and Redis, as CI has them.
+chaos: install-dev
+	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -260,6 +260,37 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Shared cache ---------------------------------------------------------------------------
+# State every web and worker process must agree on (per-token rate limits, login throttling,
+# provider circuit breakers). CACHE_URL names a Redis; unset, a Redis broker is reused (keys are
+# prefixed, so they never meet Celery's), and the embedded default keeps a folder under var/
+# (shared by the processes of one machine; its counters are not atomic, so limits are approximate).
+CACHE_URL = env_str("CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(
+        f"CACHE_URL must start with redis:// or rediss:// (got {CACHE_URL.split(':', 1)[0]}://); "
+        "leave it unset for the embedded file cache."
+    )
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "rd",
+            "TIMEOUT": 300,
+        }
+        if CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": "rd",
+            "TIMEOUT": 300,
+        }
+    )
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
