@@ -76,6 +76,8 @@ def product_env(var_dir: str) -> dict:
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",
+            # Every benchmark's provider is a stub on loopback, which settings refuse by default.
+            "PROVIDER_ALLOWED_HOSTS": "127.0.0.1",
             # Settings refuse to start without one; a bench database is thrown away.
             "AUDIT_HMAC_KEY": env.get("AUDIT_HMAC_KEY") or "bench-only-audit-" + "y" * 40,
         }
@@ -111,14 +113,17 @@ def prepare(stub_url: str, *, shadow: bool, var_dir: str | None = None) -> dict:
     if env.get("DATABASE_URL", "").startswith("postgres"):
         env["DATABASE_URL"] = fresh_postgres_keep(env["DATABASE_URL"])
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    out = subprocess.run(
+    done = subprocess.run(
         [PY, "bench/setup_world.py", stub_url, "shadow" if shadow else "plain"],
         cwd=ROOT,
         env=env,
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    if done.returncode:  # its own output says why; without it the log shows only an exit code
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"bench/setup_world.py failed (exit {done.returncode})")
+    out = done.stdout
     return json.loads(out.strip().splitlines()[-1]) | {"var_dir": var_dir, "env": env}
 
 

@@ -14,7 +14,7 @@ INSERT INTO comparisons_shadowpair (
     baseline_latency_ms, candidate_latency_ms, baseline_tokens, candidate_tokens,
     candidate_tool_calls, created, request_key, similarity, metrics, flags, flagged, queued,
     labels_wanted, label_count, baseline_tool_calls, baseline_finish_reason,
-    candidate_finish_reason, priority)
+    candidate_finish_reason, priority, group_key)
 SELECT gen_random_uuid(), %(rollout)s, NULL,
     jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'question ' || n)),
     %(baseline)s, %(candidate)s, 'baseline',
@@ -25,7 +25,9 @@ SELECT gen_random_uuid(), %(rollout)s, NULL,
     CASE WHEN flagged THEN '["format_changed"]'::jsonb ELSE '[]'::jsonb END,
     flagged, flagged OR random() < 0.1, 1, 0, '[]'::jsonb, 'stop', 'stop',
     -- comparisons.flags.priority_score: 100 x format_changed's weight (3), then dissimilarity
-    CASE WHEN flagged THEN 300 ELSE 0 END + round(99 * (1 - sim))::int
+    CASE WHEN flagged THEN 300 ELSE 0 END + round(99 * (1 - sim))::int,
+    -- comparisons.grouping.group_key: every generated pair reads differently, so its own key
+    md5('pair ' || n)
 FROM (SELECT n, random() < 0.2 AS flagged, round(random()::numeric, 4)::float AS sim
       FROM generate_series(1, %(count)s) AS n) AS rows
 """
