@@ -20,6 +20,7 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 
 from evaluations.models import CaseResult, Run
+from registry.dbfaults import DB_FAULTS
 
 log = logging.getLogger("evaluations.executor")
 
@@ -151,6 +152,8 @@ def write_results(items: list[Written]) -> int:
     try:
         with transaction.atomic():
             return sum(_write_one(item) for item in items)
+    except DB_FAULTS:
+        raise  # unreachable, not refusing: the caller waits for it and writes the batch again
     except DatabaseError:
         log.warning("a batch of %d results failed to write; writing them one by one", len(items))
     written = 0
@@ -158,6 +161,8 @@ def write_results(items: list[Written]) -> int:
         try:
             with transaction.atomic():
                 written += _write_one(item)
+        except DB_FAULTS:
+            raise
         except DatabaseError as exc:
             log.warning("result %s could not be stored: %s", item.claim.result_id, exc)
             fallback = Written(
@@ -172,6 +177,18 @@ def write_results(items: list[Written]) -> int:
             with transaction.atomic():
                 written += _write_one(fallback)
     return written
+
+
+def release(claims: list[Claim]) -> int:
+    """Give claims back unworked (their provider's circuit stayed open): pending again, with
+    the attempt returned, since MAX_ATTEMPTS counts workers that die, not providers that are
+    down. A claim taken over meanwhile (attempts moved on) is left alone."""
+    released = 0
+    for claim in claims:
+        released += CaseResult.objects.filter(
+            pk=claim.result_id, status=CaseResult.Status.RUNNING, attempts=claim.attempts
+        ).update(status=CaseResult.Status.PENDING, attempts=F("attempts") - 1, lease_until=None)
+    return released
 
 
 def give_up_lapsed(run_id: int | None = None) -> int:

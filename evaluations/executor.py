@@ -42,10 +42,11 @@ from evaluations.judge import Grade, agrade
 from evaluations.models import Case, CaseResult, Run
 from evaluations.services.runs import run_start
 from evaluations.sweeping import finish_and_tell
+from registry.dbfaults import DB_FAULTS, describe
 from registry.models import ModelVersion
 from traffic.assignment import ConfigView
 from traffic.prompting import provider_call
-from traffic.providers import acall, pool
+from traffic.providers import CallResult, ErrorKind, acall, pool
 from traffic.routing import config_view
 
 log = logging.getLogger("evaluations.executor")
@@ -57,6 +58,9 @@ FLUSH_ROWS = 100
 POLL_SECONDS = 0.25
 # Claimed ahead of the provider's free slots: limit / PREFETCH_DIVISOR.
 PREFETCH_DIVISOR = 4
+# How long the loop waits for an unreachable database before its message gives up (then the
+# leases lapse and the sweep sends the run again).
+DB_OUTAGE_WAIT_SECONDS = 60
 
 
 def _budget_seconds() -> float:
@@ -87,9 +91,33 @@ class _Engine:
         return entry[1]
 
     async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        return await self.loop.run_in_executor(
-            self.db_thread, functools.partial(_db_job, fn, *args, **kwargs)
-        )
+        """Run `fn` on the database thread; an outage is waited out for DB_OUTAGE_WAIT_SECONDS.
+
+        Waiting beats giving up: the results held in memory are the provider's answers (a
+        message that ended on the outage threw them away and left the run to the sweep, a
+        minute or more after the database was back). Every call here is safe to repeat: claims
+        and writes are compare-and-set on the claim's attempt count, so a commit whose answer
+        was lost is not applied twice."""
+        job = functools.partial(_db_job, fn, *args, **kwargs)
+        waited, pause = 0.0, 0.25
+        while True:
+            try:
+                result = await self.loop.run_in_executor(self.db_thread, job)
+            except DB_FAULTS as exc:
+                if waited >= DB_OUTAGE_WAIT_SECONDS:
+                    raise
+                if not waited:
+                    log.warning(
+                        "database unreachable (%s); eval runs wait up to %d s for it",
+                        describe(exc),
+                        DB_OUTAGE_WAIT_SECONDS,
+                    )
+                await asyncio.sleep(pause)
+                waited, pause = waited + pause, min(pause * 2, 2.0)
+                continue
+            if waited:
+                log.warning("database reachable again after %.0f s; eval runs go on", waited)
+            return result
 
 
 def _db_job(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -205,6 +233,8 @@ class _Execution:
         self.cases: dict[int, CaseSpec | str] = {}  # str: why the case cannot be sent
         self.inflight: dict[asyncio.Task[None], claims.Claim] = {}
         self.buffer: list[claims.Written] = []
+        self.released: list[claims.Claim] = []  # given back unworked: the circuit stayed open
+        self.until = time.monotonic() + _budget_seconds()
         self.flush_now = asyncio.Event()
         self.stopped = False  # the run was cancelled (or ended): drop what is in flight
         self.done = False
@@ -229,7 +259,7 @@ class _Execution:
         # at once instead of after a claim's round trip; their leases are renewed meanwhile.
         limit = settings.EVAL_PROVIDER_CONCURRENCY
         window = limit + max(limit // PREFETCH_DIVISOR, 1)
-        until = time.monotonic() + _budget_seconds()
+        until = self.until
         while not self.stopped:
             if self.flusher is not None and self.flusher.done():
                 self.flusher.result()  # its database error ends this message; leases lapse
@@ -281,8 +311,10 @@ class _Execution:
                 request_params={},
             )
             req = dataclasses.replace(req, timeout=float(settings.EVAL_CALL_DEADLINE_SECONDS))
-            async with self.engine.slot(self.plan.provider_id):
-                result = await acall(req, transport=self.transport)
+            result = await self._call(req)
+            if result is None:
+                self.released.append(claim)
+                return
             fields = await score(
                 case=case, result=result, cost=self._cost(result), judge=self._judge()
             )
@@ -300,6 +332,20 @@ class _Execution:
         self.buffer.append(claims.Written(claim=claim, fields=fields))
         if len(self.buffer) >= FLUSH_ROWS:
             self.flush_now.set()
+
+    async def _call(self, req: Any) -> CallResult | None:
+        """The case's call; while the provider's circuit is open, wait for it (holding the
+        claim, so nothing more is claimed for a provider that is down) rather than record an
+        error the config did not make. None: still open when this message's budget ends."""
+        while True:
+            async with self.engine.slot(self.plan.provider_id):
+                result = await acall(req, transport=self.transport)
+            if result.error_kind != ErrorKind.CIRCUIT_OPEN:
+                return result
+            wait = result.retry_after or 1.0
+            if time.monotonic() + wait >= self.until:
+                return None
+            await asyncio.sleep(wait)
 
     def _cost(self, result: Any) -> Decimal | None:
         return self.plan.version.cost(
@@ -334,9 +380,14 @@ class _Execution:
             batch, self.buffer = self.buffer, []
             if batch:
                 await self.engine.db(claims.write_results, batch)
+            released, self.released = self.released, []
+            if released:
+                await self.engine.db(claims.release, released)
             if self.done:
                 if self.buffer:  # written by tasks that ended during the last write
                     await self.engine.db(claims.write_results, self.buffer)
+                if self.released:
+                    await self.engine.db(claims.release, self.released)
                 return
             status = await self.engine.db(claims.run_status, self.plan.run_id)
             if status != Run.Status.RUNNING and not self.stopped:
@@ -364,7 +415,11 @@ def run_execute(run_id: int, *, transport: httpx.AsyncBaseTransport | None = Non
         # leases lapse and the sweep sends the run again.
         future.cancel()
         raise
-    if not finish_and_tell(run_id) and more:
+    # On the loop's database thread, not this one: this thread's connection sat idle through
+    # the run, and a database outage meanwhile broke it unnoticed (the finish failed after
+    # every result was written, leaving the run to the sweep); there, an outage is waited out.
+    finished = asyncio.run_coroutine_threadsafe(eng.db(finish_and_tell, run_id), eng.loop)
+    if not finished.result() and more:
         from evaluations.tasks import execute_run  # the task module imports this one
 
         execute_run.apply_async((run_id,))

@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 PER_MILLION = Decimal(1_000_000)
@@ -72,7 +72,11 @@ class Catalog:
 def _price(raw: Any) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
         raise ValueError(f"must be a number (USD per token), got {raw!r}")
-    price = (Decimal(raw) * PER_MILLION).quantize(PRICE_STEP, rounding=ROUND_HALF_UP)
+    bounds = f"outside 0 to {PRICE_MAX} USD per 1M tokens"
+    try:
+        price = (Decimal(raw) * PER_MILLION).quantize(PRICE_STEP, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # 1e400: more digits than the 4 places can be rounded to
+        raise ValueError(f"{str(raw)[:40]} per token is {bounds}") from None
     if price < 0 or price > PRICE_MAX:
         raise ValueError(f"{raw} per token is outside 0 to {PRICE_MAX} USD per 1M tokens")
     return price
@@ -109,7 +113,10 @@ def _entry(key: str, raw: Any) -> tuple[Entry | None, list[Problem]]:
     if not isinstance(raw, dict):
         return None, [Problem(key, "", f"must be an object of fields, got {type(raw).__name__}")]
     values: dict[str, Any] = {}
-    problems: list[Problem] = []
+    problems = [
+        Problem(key, name, "is given twice in this entry; entry skipped")
+        for name in getattr(raw, "duplicates", ())
+    ]
     for ours, theirs, reader in _READERS:
         name = next((n for n in theirs if raw.get(n) is not None), None)
         if name is None:
@@ -121,21 +128,47 @@ def _entry(key: str, raw: Any) -> tuple[Entry | None, list[Problem]]:
     return (None if problems else Entry(key, values)), problems
 
 
+class _Fields(dict[str, Any]):
+    """A JSON object that remembers the names it was given more than once (json.loads keeps
+    the last one silently)."""
+
+    duplicates: list[str]
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, Any]]) -> "_Fields":
+        fields = cls(pairs)
+        seen: set[str] = set()
+        fields.duplicates = []
+        for key, _value in pairs:
+            if key in seen:
+                fields.duplicates.append(key)
+            seen.add(key)
+        return fields
+
+
 def catalog_parse(text: str | bytes) -> Catalog:
     """Read a catalog file. Numbers are read as Decimal, so 2.5e-06 USD a token is exactly
     2.5 USD per million, without float noise."""
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=Decimal, object_pairs_hook=_Fields.of)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"The catalog is not valid JSON ({exc}).") from None
+        raise CatalogError(f"The catalog is not valid JSON ({str(exc)[:300]}).") from None
+    except RecursionError:
+        raise CatalogError(
+            "The catalog nests too deeply to be a catalog: one object of model name -> details."
+        ) from None
     if not isinstance(data, dict):
         raise CatalogError(
             "The catalog must be a JSON object of model name -> details, as LiteLLM's "
             f"model_prices_and_context_window.json is; this file holds a {type(data).__name__}."
         )
     catalog = Catalog(entries={})
+    twice = set(getattr(data, "duplicates", ()))
+    for key in sorted(twice):
+        # Which of the two is meant is anyone's guess: neither is applied.
+        catalog.problems.append(Problem(key, "", "appears twice in the catalog; entry skipped"))
     for key, raw in data.items():
-        if key in IGNORED_KEYS:
+        if key in IGNORED_KEYS or key in twice:
             continue
         entry, problems = _entry(key, raw)
         catalog.problems.extend(problems)

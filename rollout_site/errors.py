@@ -19,7 +19,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import Resolver404
-from django.views import defaults
+from django.views import csrf, defaults
 
 from registry.dbfaults import RETRY_AFTER_SECONDS, describe, is_db_fault
 from traffic.views.apiauth import api_error
@@ -137,6 +137,20 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     if _is_api(request):
         return api_error(403, "This caller may not do that.")
     return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A refused CSRF check (settings.CSRF_FAILURE_VIEW). Under /api/ it is JSON like every
+    other refusal there: a client that POSTs to a read-only endpoint meets this check before
+    the view's 405. Token-authenticated views are exempt and check sessions themselves."""
+    if _is_api(request):
+        return api_error(
+            403,
+            "CSRF check failed: a signed-in session sends its X-CSRFToken header; an "
+            "application sends 'Authorization: Bearer rdk_...' instead.",
+            code="csrf_failed",
+        )
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -7,6 +7,7 @@ DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis or RabbitMQ.
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import tempfile
 import warnings
@@ -59,6 +60,8 @@ elif AUDIT_HMAC_KEY == SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# JSON under /api/, Django's page elsewhere (rollout_site/errors.py).
+CSRF_FAILURE_VIEW = "rollout_site.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -260,6 +263,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is gone or silent (a black hole: connections accepted, nothing answered) costs a
+# publish at most this long, never forever: kombu's Redis transport waits without limit on a
+# half-open connection by default, which stalled the web processes' nudger thread and beat.
+BROKER_TIMEOUT_SECONDS = env_int("BROKER_TIMEOUT_SECONDS", 5, minimum=1)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+    }
 
 # --- Shared cache ---------------------------------------------------------------------------
 # State every web and worker process must agree on (per-token rate limits, login throttling,
@@ -281,6 +294,9 @@ CACHES = {
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "rd",
             "TIMEOUT": 300,
+            # The cache is the broker's Redis by default, and the gateway consults it (circuit
+            # breakers): a silent Redis must cost a quarter second, not redis-py's 5 s default.
+            "OPTIONS": {"socket_timeout": 0.25, "socket_connect_timeout": 0.25},
         }
         if CACHE_URL
         else {
@@ -382,6 +398,32 @@ SHADOW_LEASE_SECONDS = env_int("SHADOW_LEASE_SECONDS", 60, minimum=1)
 # Request logs older than this are purged (pairs, which may carry labels, are kept).
 REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 30, minimum=1)
 
+# --- Provider circuit breaker (per endpoint, shared cache; traffic/providers/breaker.py) -----
+# Opens when, within BREAKER_WINDOW_SECONDS, at least BREAKER_MIN_CALLS attempts were made and
+# BREAKER_FAILURE_PERCENT of them failed (5xx, connection, timeout), or after BREAKER_CONSECUTIVE
+# failures in a row; probes again after BREAKER_COOLDOWN_SECONDS with BREAKER_PROBES calls.
+BREAKER_WINDOW_SECONDS = env_int("BREAKER_WINDOW_SECONDS", 30, minimum=1)
+BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", 20, minimum=1)
+BREAKER_FAILURE_RATIO = env_int("BREAKER_FAILURE_PERCENT", 50, minimum=1) / 100
+BREAKER_CONSECUTIVE = env_int("BREAKER_CONSECUTIVE", 10, minimum=1)
+BREAKER_COOLDOWN_SECONDS = env_int("BREAKER_COOLDOWN_SECONDS", 30, minimum=1)
+BREAKER_PROBES = env_int("BREAKER_PROBES", 3, minimum=1)
+# How stale a process's view of the shared state may be (the hot path reads only its own view).
+BREAKER_REFRESH_SECONDS = env_int("BREAKER_REFRESH_MS", 1000, minimum=0) / 1000
+
+# --- Rate limits and login throttling (counted in the shared cache; traffic/ratelimit.py) ------
+# Requests per minute per API token, on /api/v1/ and on the gateway; 0 turns the limit off.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
+GATEWAY_RATE_LIMIT_PER_MINUTE = env_int("GATEWAY_RATE_LIMIT_PER_MINUTE", 6000, minimum=0)
+# Failed sign-ins allowed per username and per client address within the window; further
+# attempts are refused (429) without checking the password until the oldest failure ages out.
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5, minimum=0)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20, minimum=0)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# Behind a reverse proxy every sign-in comes from the proxy's address: trust the last address
+# of X-Forwarded-For (the one the proxy appended) as the client's. Only with such a proxy.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
 
 def _phone_regions(raw: list[str]) -> list[str]:
     regions = [region.upper() for region in raw]
@@ -403,3 +445,37 @@ def _phone_regions(raw: list[str]) -> list[str]:
 REDACT_PHONE_REGION = _phone_regions(env_list("REDACT_PHONE_REGION", ["US"]))
 # The API refuses bodies over 5 MB with a 413 itself; Django's own cap sits just above it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+
+# --- Metrics (GET /metrics, Prometheus) -----------------------------------------------------
+# PROMETHEUS_MULTIPROC_DIR is read by prometheus-client itself when a process starts: every web
+# and worker process of one machine writes its figures there and a scrape adds them up
+# (registry/observability.py). Made here, so a configured folder always exists.
+if env_str("PROMETHEUS_MULTIPROC_DIR"):
+    Path(env_str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
+# A scraper presents `Authorization: Bearer <METRICS_TOKEN>`; only the token's SHA-256 is kept.
+_metrics_token = env_secret("METRICS_TOKEN")
+METRICS_TOKEN_SHA256 = hashlib.sha256(_metrics_token.encode()).hexdigest() if _metrics_token else ""
+del _metrics_token
+
+
+def _networks(name: str, raw: list[str]) -> list[str]:
+    for item in raw:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} names {item!r}, which is not an IP address or CIDR network; use e.g. "
+                "127.0.0.1/32,10.0.0.0/8,::1 (empty: the token only)."
+            ) from None
+    return raw
+
+
+# Scrapers from these networks need no token (the connecting address; a request that came
+# through a proxy, with X-Forwarded-For or Forwarded, is never admitted by network alone).
+# Unset: loopback only; set but empty: nobody without the token.
+METRICS_ALLOWED_NETWORKS = _networks(
+    "METRICS_ALLOWED_NETWORKS",
+    env_list("METRICS_ALLOWED_NETWORKS", [])
+    if "METRICS_ALLOWED_NETWORKS" in os.environ
+    else ["127.0.0.0/8", "::1/128"],
+)

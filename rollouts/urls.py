@@ -7,6 +7,7 @@ from .views import (
     features,
     golden,
     imports,
+    operations,
     rollout_actions,
     rollout_list,
     rollouts,
@@ -38,4 +39,10 @@ urlpatterns = [
     path("campaigns/<uuid:code>/", campaigns.campaign_detail, name="campaign_detail"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/served/", audit.audit_served, name="audit_served"),
+    path("operations/", operations.operations, name="operations"),
+    path(
+        "operations/providers/<uuid:code>/close-circuit/",
+        operations.circuit_reset,
+        name="circuit_reset",
+    ),
 ]

@@ -74,6 +74,17 @@ def _fresh_routing():
     invalidate_local()
 
 
+@pytest.fixture(autouse=True)
+def _closed_circuits():
+    """Circuit breakers are process-wide and shared through the cache: one test's 5xx storm
+    must not open the circuit the next test calls."""
+    from traffic.providers import breaker
+
+    breaker.forget()
+    yield
+    breaker.forget()
+
+
 @pytest.fixture
 def cast(db) -> dict[str, User]:
     return {name: _make_user(name, role) for name, role in CAST.items()}

@@ -1,12 +1,20 @@
 """No GET changes the database, with one documented exception: showing a pair in the review
-queue reserves it (comparisons/views.py review_queue), a courtesy lock that expires."""
+queue reserves it (comparisons/views.py review_queue), a courtesy lock that expires.
+
+Two sweeps: every page of the hand list below as the admin, on rows made the way each page
+expects them; and every GET cell of the authorization matrix (tests/authz/matrix.py) for every
+actor, which also checks each cell's declared outcome."""
 
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from tests.authz.matrix import GET_ROWS
+from tests.authz.runner import assert_api_error_shape, describe, outcome, send
+from tests.authz.symbols import ACTORS, OK
+from tests.authz.world import authz_world  # noqa: F401 - the matrix's world, once per module
 from traffic.routing import invalidate_local
 
 WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
@@ -96,3 +104,22 @@ def test_no_get_page_writes_except_the_review_reservation(client_for, make_pair,
     writes = {url: _written_tables(client, url) for url in _pages(pair) + eval_pages}
     assert writes.pop("/review/") == {"comparisons_reservation"}
     assert {url: tables for url, tables in writes.items() if tables} == {}
+
+
+@pytest.mark.parametrize("row", GET_ROWS, ids=[row.id for row in GET_ROWS])
+def test_no_get_cell_of_the_matrix_writes(authz_world, db, row):  # noqa: F811
+    """One test per row, every actor in it, each in a savepoint rolled back after its request
+    (the reviewer's reservation must not change what the admin is shown)."""
+    wrong = []
+    for actor in ACTORS:
+        with transaction.atomic():
+            response, written = send(authz_world, row, actor)
+            transaction.set_rollback(True)
+        got = outcome(response)
+        # A refused GET writes nothing at all; an allowed one only its documented exception.
+        allowed_writes = row.get_writes if got == OK else frozenset()
+        if got != row.expect[actor] or not written <= allowed_writes:
+            wrong.append((describe(row, actor, response), sorted(written)))
+        elif got != OK and row.url.startswith("/api/"):
+            assert_api_error_shape(response)
+    assert wrong == []

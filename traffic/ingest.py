@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import fastjsonschema
@@ -12,6 +13,7 @@ from django.db.models import JSONField
 from jsonschema import Draft202012Validator
 from psycopg.types.json import Jsonb
 
+from registry import observability
 from registry.models import ModelConfig, RequestLog, Rollout, ServingShare
 from registry.services.audit import db_now
 from registry.timeparse import BadInstant, parse_instant
@@ -399,6 +401,8 @@ def _store(
                 _insert(fresh, now=now)
                 plan_shadow_jobs(fresh, today=now.date())
                 record_minutes(fresh)  # same transaction: a retried attempt counts once
+                calls = [(feature_keys[r.feature_id], r.variant, r.error_kind) for r in fresh]
+                transaction.on_commit(partial(observability.ingest_counted, calls))
                 stored = {(r.feature_id, r.request_id): r.pk for r in fresh} | existing
                 break
         except IntegrityError:

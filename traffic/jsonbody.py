@@ -47,6 +47,12 @@ def _check(value, path: str, depth: int) -> None:
             _check(item, f"{path}[{n}]", depth + 1)
 
 
+def check_storable(value) -> None:
+    """BadBody naming the first value no column can store (NUL, lone surrogate, a number that
+    overflowed, nesting deeper than MAX_DEPTH), for JSON read from a file rather than a body."""
+    _check(value, "", 0)
+
+
 def parse_json(raw: bytes):
     try:
         body = json.loads(raw, parse_constant=_reject_constant)

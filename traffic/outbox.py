@@ -4,11 +4,13 @@ import logging
 import queue
 import threading
 from datetime import date
+from functools import partial
 
 from celery import current_app
 from django.db import transaction
 from django.db.models import F
 
+from registry import observability
 from registry.models import RequestLog, Rollout, ShadowDay, ShadowJob
 from traffic.assignment import bucket
 
@@ -47,6 +49,8 @@ def plan_shadow_jobs(logs: list[RequestLog], *, today: date) -> list[ShadowJob]:
             skipped_sample=F("skipped_sample") + len(entries) - len(sampled),
             skipped_cap=F("skipped_cap") + len(sampled) - len(taken),
         )
+        skipped = {"sample": len(entries) - len(sampled), "cap": len(sampled) - len(taken)}
+        transaction.on_commit(partial(observability.shadow_skips, skipped))
         jobs.extend(
             ShadowJob(request=entry, rollout_id=rollout_id, config_id=config_id)
             for entry, config_id in taken

@@ -11,8 +11,10 @@ from traffic.requestids import MAX_LENGTH, PATTERN
 MAX_API_RECORDS = 200  # per API call (and the 5 MB body limit)
 MAX_TEXT = 200_000  # characters per output or message
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
-_LATENCY = {"type": ["number", "null"], "minimum": 0}
-_TOKENS = {"type": ["integer", "null"], "minimum": 0}
+# Bounded by what the columns hold (a PositiveIntegerField is 32-bit on PostgreSQL) and by
+# ingest's rule for latencies (at most a day): a larger number is a 400, never a 500.
+_LATENCY = {"type": ["number", "null"], "minimum": 0, "maximum": 86_400_000}
+_TOKENS = {"type": ["integer", "null"], "minimum": 0, "maximum": 2_147_483_647}
 _MODEL = {"type": "string", "minLength": 1, "maxLength": 200}
 _ERROR = {"type": "string", "maxLength": 300}
 # OpenAI's vocabulary (stop, length, tool_calls, content_filter): "length" flags truncation.

@@ -26,7 +26,15 @@ APP_ERROR = "app_error"
 # send the candidate a request the baseline never answered, so there is nothing to compare.
 # (Names, not ErrorKind members: a kind added later is shadowed unless listed here.)
 NOT_SHADOWED_ERRORS: frozenset[str] = frozenset(
-    {ErrorKind.CLIENT_ERROR.value, ErrorKind.NO_API_KEY.value, "blocked_address"}
+    {
+        ErrorKind.CLIENT_ERROR.value,
+        ErrorKind.NO_API_KEY.value,
+        "blocked_address",
+        # The provider refused the account, or the call was never sent (open circuit).
+        ErrorKind.AUTH_REJECTED.value,
+        ErrorKind.QUOTA_EXHAUSTED.value,
+        ErrorKind.CIRCUIT_OPEN.value,
+    }
 )
 
 # Keys whose strings name structure (a role, a tool, an id), never what a user wrote: kept as

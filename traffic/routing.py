@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from registry import observability
 from registry.dbfaults import DB_FAULTS, describe
 from registry.models import ApiToken, Feature, ModelConfig, Rollout, RoutingState
 from registry.routing_state import invalidate_local, local_epoch, routing_changed
@@ -169,8 +170,10 @@ def current_table() -> RoutingTable:
                 raise
             _note_outage(exc)
             _checked_at = time.monotonic()
+            observability.routing_age_set(seconds=_checked_at - _confirmed_at)
             return _table
         _checked_at = _confirmed_at = time.monotonic()
+        observability.routing_age_set(seconds=0)
         _note_recovery()
         return _table
     finally:

@@ -42,7 +42,7 @@ from registry.errors import DomainError
 from registry.models import ModelConfig, Rollout
 from registry.pinning import FloatingAliasError, PinningContext, check_pinned
 from registry.services.audit import audit_record, snapshot
-from traffic.jsonbody import BadBody, parse_json
+from traffic.jsonbody import MAX_DEPTH, BadBody, check_storable
 from traffic.pairformat import MAX_API_RECORDS, PAIR_RECORD
 from traffic.redaction import feature_redactor
 
@@ -121,9 +121,12 @@ def _field_of(err: SchemaError) -> str:
     for part in err.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     if err.validator == "required" and isinstance(err.instance, dict):
+        # One error per missing name, each saying which ("'x' is a required property").
         missing = [n for n in err.validator_value if n not in err.instance]
-        if missing:
-            return f"{path}.{missing[0]}" if path else missing[0]
+        named = next((n for n in missing if err.message.startswith(repr(n))), None)
+        if named or missing:
+            name = named or missing[0]
+            return f"{path}.{name}" if path else name
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         if extra:
@@ -146,7 +149,7 @@ def _say(err: SchemaError) -> str:
 def _text_problem(obj: Any, path: str = "") -> tuple[str, str] | None:
     """(field, message) for the first NUL or lone surrogate: refused, never altered."""
     try:
-        parse_json(json.dumps(obj).encode())
+        check_storable(obj)
     except BadBody as exc:
         return (exc.field or path or "(record)", str(exc))
     return None
@@ -184,6 +187,15 @@ def _decode(data: bytes, parsed: Parsed) -> str | None:
         return None
 
 
+def _loads(text: str) -> Any:
+    """json.loads, with nesting too deep for the parser's recursion a ValueError like any other
+    malformed text (validate_record refuses anything deeper than MAX_DEPTH anyway)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"it nests too deeply (at most {MAX_DEPTH} levels)") from None
+
+
 def parse_jsonl(data: bytes) -> Parsed:
     """One JSON object a line; blank lines are skipped."""
     parsed = Parsed()
@@ -195,7 +207,7 @@ def parse_jsonl(data: bytes) -> Parsed:
             continue
         where = f"line {n}"
         try:
-            obj = json.loads(raw)
+            obj = _loads(raw)
         except ValueError as exc:
             parsed.fail(RecordError(where, "(record)", f"is not valid JSON: {str(exc)[:200]}"))
             continue
@@ -220,7 +232,7 @@ def _csv_row(row: dict[str, str], where: str) -> tuple[dict[str, Any], list[Reco
             record[name] = number
         elif name in _JSON_COLUMNS:
             try:
-                record[name] = json.loads(value)
+                record[name] = _loads(value)
             except ValueError:
                 errors.append(RecordError(where, name, "is not valid JSON text"))
         else:

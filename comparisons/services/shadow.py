@@ -18,13 +18,19 @@ from registry.models import RequestLog, ShadowJob
 from registry.services.audit import db_now
 from traffic.assignment import CANDIDATE
 from traffic.prompting import provider_call
-from traffic.providers import CallResult, ProviderCall, call
+from traffic.providers import CallResult, ErrorKind, ProviderCall, call
 from traffic.redaction import feature_redactor
 from traffic.requestlog import raw_input_purge, raw_input_release, redact_json
 from traffic.routing import config_view
 
 log = logging.getLogger("comparisons.shadow")
+# A job whose worker died this many times (claimed, then its lease lapsed) is failed with
+# GAVE_UP rather than claimed forever: a request that kills its worker must not stall the rest.
 MAX_ATTEMPTS = 5
+GAVE_UP = (
+    f"gave up: the worker died {MAX_ATTEMPTS} times on this job (killed, out of memory or cut "
+    "off while it ran)"
+)
 
 
 def _lease_end() -> ExpressionWrapper:
@@ -105,6 +111,10 @@ def _leased_call(job: ShadowJob, req: ProviderCall, **kwargs: Any) -> CallResult
         return call(req, **kwargs)
 
 
+# The error a job waiting for an open circuit shows while it is queued again.
+DEFERRED = "deferred: "
+
+
 # A job whose log no longer holds its raw input (purged, or logged before raw input was kept)
 # fails rather than sending the candidate the redacted text: that would compare two questions.
 NO_RAW_INPUT = "the request's raw input is no longer kept; nothing faithful to replay"
@@ -141,7 +151,27 @@ def shadow_job_run(
         ),
         transport=transport,
     )
+    if result.error_kind == ErrorKind.CIRCUIT_OPEN:
+        _defer(job, result)
+        return None
     return _store_pair(job, request, result)
+
+
+def _defer(job: ShadowJob, result: CallResult) -> None:
+    """Back to the queue, unsent: an open circuit says nothing about the candidate, so it must
+    not become a pair with a candidate error (a loss in review, a breach on the error rate).
+    The sweep nudges it again after SHADOW_REDISPATCH_SECONDS; the attempt is given back, since
+    the cap on attempts is for workers that die, not for a provider that is down."""
+    ShadowJob.objects.filter(
+        pk=job.pk, status=ShadowJob.Status.CLAIMED, attempts=job.attempts
+    ).update(
+        status=ShadowJob.Status.QUEUED,
+        attempts=F("attempts") - 1,
+        lease_until=None,
+        renudged=Now(),
+        error=(DEFERRED + result.error)[:500],
+    )
+    log.info("shadow job %s deferred: %s", job.pk, result.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +266,13 @@ def shadow_sweep() -> list[int]:
         Q(lease_until__lt=now) | Q(lease_until__isnull=True, claimed_at__lt=stale_claim),
         status=ShadowJob.Status.CLAIMED,
     )
-    lost.filter(attempts__gte=MAX_ATTEMPTS).update(
-        status=ShadowJob.Status.FAILED, finished=now, error="gave up after repeated worker loss"
+    given_up = lost.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=ShadowJob.Status.FAILED, finished=now, error=GAVE_UP
     )
+    if given_up:
+        log.error(
+            "failed %d shadow job(s) whose worker died %d times on each", given_up, MAX_ATTEMPTS
+        )
     with transaction.atomic():
         # Locked, so a heartbeat racing this sweep waits and then finds its claim gone
         # (rather than the sweep re-queuing a job whose lease was renewed meanwhile).

@@ -15,6 +15,12 @@ from typing import Any
 
 import yaml
 
+# Values a loaded file may expand to, aliases counted each time they are used: YAML anchors are
+# shared when loaded, but every later walk (the preview, the stored cases) expands them, so a
+# few lines of nested aliases (a "billion laughs" file) would take the server's memory.
+MAX_EXPANDED_VALUES = 200_000
+_TOO_DEEP = "nests too deeply to be a promptfoo file; flatten it"
+
 
 class FileProblem(ValueError):
     """A file cannot be read; `where` is "name line N" (or the name), the message says why."""
@@ -84,9 +90,49 @@ def folder(name: str) -> str:
     return posixpath.dirname(name)
 
 
+def _expanded_size(value: Any, budget: int) -> int:
+    """How many values `value` expands to, counting stops past `budget`; shared (aliased)
+    containers count every time they appear, as a walk of them would meet them."""
+    seen: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if not isinstance(item, dict | list):
+            return 1
+        known = seen.get(id(item))
+        if known is not None:
+            return known
+        total = 1
+        for child in item.values() if isinstance(item, dict) else item:
+            total += size(child)
+            if total > budget:
+                break
+        seen[id(item)] = total
+        return total
+
+    return size(value)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, refusing a key given twice in one mapping, as promptfoo's YAML reader does
+    (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{key[:60]}' is given twice", key_node.start_mark
+                )
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(name: str, text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise FileProblem(name, _TOO_DEEP) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{name} line {mark.line + 1}" if mark is not None else name
@@ -98,6 +144,17 @@ def load_yaml(name: str, text: str) -> Any:
                 "is indented with a tab, which YAML does not allow; indent with spaces",
             ) from None
         raise FileProblem(where, f"is not valid YAML: {problem}") from None
+    try:
+        expanded = _expanded_size(data, MAX_EXPANDED_VALUES)
+    except RecursionError:
+        raise FileProblem(name, _TOO_DEEP) from None
+    if expanded > MAX_EXPANDED_VALUES:
+        raise FileProblem(
+            name,
+            f"expands to more than {MAX_EXPANDED_VALUES} values through its aliases (*name); "
+            "write the values out or use fewer nested aliases",
+        )
+    return data
 
 
 def load_json(name: str, text: str) -> Any:
@@ -105,6 +162,9 @@ def load_json(name: str, text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileProblem(f"{name} line {exc.lineno}", f"is not valid JSON: {exc.msg}") from None
+    except (RecursionError, ValueError) as exc:  # 5,000 digits is a ValueError, not a decode one
+        message = _TOO_DEEP if isinstance(exc, RecursionError) else f"is not valid JSON: {exc}"
+        raise FileProblem(name, message[:300]) from None
 
 
 def load_structured(name: str, text: str) -> Any:
@@ -122,6 +182,9 @@ def load_jsonl(name: str, text: str) -> list[tuple[int, Any]]:
             out.append((number, json.loads(raw)))
         except json.JSONDecodeError as exc:
             raise FileProblem(f"{name} line {number}", f"is not valid JSON: {exc.msg}") from None
+        except (RecursionError, ValueError) as exc:
+            message = _TOO_DEEP if isinstance(exc, RecursionError) else f"is not valid JSON: {exc}"
+            raise FileProblem(f"{name} line {number}", message[:300]) from None
     return out
 
 

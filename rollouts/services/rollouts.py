@@ -8,6 +8,7 @@ from django.db import transaction
 
 from evaluations.models import Gate
 from evaluations.services.gates import gate_cancel, gate_start, latest_gate
+from registry import observability
 from registry.errors import Conflict, DomainError
 from registry.models import AuditEvent, Feature, ModelConfig, Rollout
 from registry.models.serving import FULL, ServingShare
@@ -308,6 +309,7 @@ def rollout_rollback(*, rollout: Rollout, actor, reason: str) -> Rollout:
     if was_serving:
         _record_split(rollout, event)
     stage_plan_end(rollout=rollout)
+    transaction.on_commit(lambda: observability.rollback_counted(automatic=actor is None))
     return rollout
 
 

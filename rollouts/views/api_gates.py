@@ -15,6 +15,7 @@ from evaluations.services.runs import MAX_TRIALS
 from registry.errors import Conflict, DomainError
 from registry.models import Feature, ModelConfig, Rollout
 from rollouts.services import rollouts as rollout_services
+from rollouts.services.candidates import candidate_refusal
 from traffic.views.apiauth import (
     ApiRequest,
     BadBody,
@@ -105,6 +106,11 @@ def gates(request: ApiRequest) -> JsonResponse:
     candidate = ModelConfig.objects.filter(code=code).first()
     if candidate is None:
         return api_error(404, f"No config {code}.", "candidate")
+    # The rule of the rollout page, for a pipeline's token too: another feature's config was
+    # written for that feature, and a token of this one must not run it (or learn its answers).
+    refusal = candidate_refusal(feature, candidate)
+    if refusal:
+        return api_error(422, refusal, "candidate")
     rollout = Rollout.objects.filter(
         feature=feature,
         status__in=(Rollout.Status.DRAFT, Rollout.Status.GATE),

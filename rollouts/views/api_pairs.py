@@ -19,10 +19,12 @@ from traffic.views.apiauth import (
 )
 
 
-def _refused(errors: list[importing.RecordError], count: int, message: str) -> JsonResponse:
+def _refused(
+    errors: list[importing.RecordError], count: int, message: str, *, status: int = 400
+) -> JsonResponse:
     first = errors[0] if errors else None
     return api_error(
-        400,
+        status,
         f"{message} {first}" if first else message,
         first.path if first else None,
         errors=[{"field": e.path, "message": e.message} for e in errors[:20]],
@@ -43,7 +45,12 @@ def import_pairs(request: ApiRequest, code) -> JsonResponse:
         return api_error(exc.status, str(exc), exc.field)
     parsed = importing.parse_api_records(body)
     if parsed.error_count:
-        return _refused(parsed.errors, parsed.error_count, "Nothing imported:")
+        # Every record well formed, only a request id given twice: a conflict (409), as a
+        # request id the rollout already has is; the schema cannot say ids are unique.
+        valid = {r.where for r in parsed.records}
+        repeats = all(e.field == "request_id" and e.where in valid for e in parsed.errors)
+        status = 409 if repeats and len(parsed.errors) == parsed.error_count else 400
+        return _refused(parsed.errors, parsed.error_count, "Nothing imported:", status=status)
     try:
         batch = importing.pairs_import(
             rollout=rollout,
@@ -52,7 +59,9 @@ def import_pairs(request: ApiRequest, code) -> JsonResponse:
             source=ImportBatch.Source.API,
         )
     except importing.ImportRefused as exc:
-        return _refused(exc.errors, exc.count, str(exc))
+        # The records were valid (checked above): what is refused is a request id the rollout
+        # already has a pair for, a conflict with what is stored, as ingest's reused id is.
+        return _refused(exc.errors, exc.count, str(exc), status=409)
     except DomainError as exc:
         return api_error(409, str(exc))
     return JsonResponse(

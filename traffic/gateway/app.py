@@ -14,6 +14,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.db import connection
 
+from registry import observability
 from registry.dbfaults import DB_FAULTS, RETRY_AFTER_SECONDS
 from traffic.jsonbody import BadBody, parse_json
 from traffic.passthrough import forwarded_params, replayed_params
@@ -28,6 +29,7 @@ from traffic.providers import (
     astream,
 )
 from traffic.providers.base import client_excerpt
+from traffic.ratelimit import gateway_limiter
 from traffic.requestids import RULE, body_digest, request_id_valid
 from traffic.routing import RoutingTable, current_table, fresh_table, routing_age
 from traffic.tokens import token_check
@@ -35,6 +37,9 @@ from traffic.tokens import token_check
 from .recorder import GatewayRecord, recorder, stored_digest
 
 MAX_BODY = 5 * 1024 * 1024
+# The longest Retry-After the gateway waits out itself: beyond it the 429 goes to the client,
+# whose own retry policy knows better than to hold a user's request for that long.
+MAX_RETRY_WAIT = 2.0
 # Parameters pinned by the config; a request's own values for these are ignored (except
 # response_format where the config leaves it open). The ones forwarded as the request sent
 # them, and kept for the shadow run: traffic/passthrough.py.
@@ -58,14 +63,22 @@ class GatewayError(Exception):
         param: str | None = None,
         kind: str = "invalid_request_error",
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ):
         super().__init__(message)
-        self.status, self.param, self.kind = status, param, kind
+        self.status, self.param, self.kind, self.code = status, param, kind, code
         self.headers = headers or {}
 
     def body(self) -> bytes:
         return json.dumps(
-            {"error": {"message": str(self), "type": self.kind, "param": self.param, "code": None}}
+            {
+                "error": {
+                    "message": str(self),
+                    "type": self.kind,
+                    "param": self.param,
+                    "code": self.code,
+                }
+            }
         ).encode()
 
 
@@ -82,6 +95,20 @@ async def _read_body(receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _refuse_unreadable(scope) -> None:
+    """Refuse by the headers alone, before a byte of the body is read: a declared size over the
+    limit (413), a type that is not JSON (415). No Content-Type is read as JSON, as OpenAI's
+    clients always send it and a bare `curl --data-binary` omits it."""
+    length = _header(scope, b"content-length") or ""
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise GatewayError(413, f"The body is larger than {MAX_BODY} bytes.")
+    declared = _header(scope, b"content-type")
+    if declared is not None and declared.split(";")[0].strip().lower() != "application/json":
+        raise GatewayError(
+            415, "Send the body as JSON with 'Content-Type: application/json'.", "Content-Type"
+        )
 
 
 async def _table() -> RoutingTable:
@@ -155,7 +182,28 @@ def _status_for(result: CallResult) -> int:
         return result.status_code
     if result.error_kind == ErrorKind.RATE_LIMITED:
         return 429
+    if result.error_kind == ErrorKind.CIRCUIT_OPEN:
+        return 503
+    # A rejected key or an exhausted quota is the operator's to fix, never the client's: a
+    # 401 would read as "your gateway token is wrong", a 429 as "retry later".
     return 502
+
+
+def _provider_error(result: CallResult) -> GatewayError:
+    """The client's view of a failed provider call: status, OpenAI-style body, Retry-After
+    when the provider or the open circuit named a time to come back."""
+    status = _status_for(result)
+    headers = {}
+    if status in (429, 503) and result.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(result.retry_after)))
+    circuit = result.error_kind == ErrorKind.CIRCUIT_OPEN
+    return GatewayError(
+        status,
+        client_excerpt(result),
+        kind="service_unavailable" if circuit else "provider_error",
+        headers=headers,
+        code=result.error_kind.value,
+    )
 
 
 async def chat_completions(scope, receive, send) -> None:
@@ -177,6 +225,15 @@ async def chat_completions(scope, receive, send) -> None:
                 "Send 'Authorization: Bearer rdk_...' with a live API token.",
                 kind="authentication_error",
             )
+        verdict = await gateway_limiter.acheck(token)
+        if not verdict.allowed:
+            raise GatewayError(
+                429,
+                verdict.message(),
+                kind="rate_limit_error",
+                headers={"Retry-After": str(verdict.retry_after)},
+                code="rate_limited",
+            )
         if chosen is not None and chosen != request_id:
             raise GatewayError(
                 400,
@@ -184,6 +241,7 @@ async def chat_completions(scope, receive, send) -> None:
                 "one up.",
                 "X-Request-Id",
             )
+        _refuse_unreadable(scope)
         body = _parse(await _read_body(receive))
         route = table.routes.get(body["model"])
         if route is None:
@@ -207,6 +265,7 @@ async def chat_completions(scope, receive, send) -> None:
                 "X-Request-Id",
             )
     except GatewayError as exc:
+        observability.gateway_refused(status=exc.status)
         await _send(send, exc.status, exc.body(), {"X-Request-Id": request_id} | exc.headers)
         return
     unit = body.get("user") or request_id
@@ -239,17 +298,19 @@ async def chat_completions(scope, receive, send) -> None:
                 body_digest=digest,
             )
         )
+        added = time.time() - started - result.latency_ms / 1000  # all but the provider call
+        observability.gateway_call_counted(route.feature_key, variant, result.error_kind, added)
 
     if body.get("stream"):
         await _stream(send, receive, call, headers, record)
         return
-    result = await acall(call)
+    result = await acall(call, max_wait=MAX_RETRY_WAIT)
     record(result)
     if result.ok and result.body is not None:
         await _send(send, 200, json.dumps(result.body).encode(), headers)
     else:
-        error = GatewayError(_status_for(result), client_excerpt(result), kind="provider_error")
-        await _send(send, error.status, error.body(), headers)
+        error = _provider_error(result)
+        await _send(send, error.status, error.body(), headers | error.headers)
 
 
 async def _stream(send, receive, call: ProviderCall, headers: dict, record) -> None:
@@ -290,10 +351,8 @@ async def _pump(send, call: ProviderCall, headers: dict, summary: StreamSummary)
         try:
             chunk = await anext(iterator)
         except ProviderError as exc:
-            error = GatewayError(
-                _status_for(exc.result), client_excerpt(exc.result), kind="provider_error"
-            )
-            await _send(send, error.status, error.body(), headers)
+            error = _provider_error(exc.result)
+            await _send(send, error.status, error.body(), headers | error.headers)
             return exc.result
         except StopAsyncIteration:
             result = summary.result(status_code=None)  # a 200 with an empty body

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
+from registry import observability
 from registry.dbfaults import DB_FAULTS, describe
 from registry.models import DeadLetter, RequestLog
 from registry.services.audit import db_now
@@ -91,6 +92,7 @@ class Recorder:
         while len(self._buffer) >= MAX_BUFFERED:
             self._forget([self._buffer.popleft()])
             self.dropped += 1
+            observability.recorder_outcomes(dropped=1)
             if self.dropped == self._dropped_reported + 1:
                 log.error(
                     "gateway log buffer full (%d records): dropping the oldest unwritten "
@@ -160,6 +162,7 @@ class Recorder:
         while True:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
+            observability.recorder_backlog(waiting=len(self._buffer) + len(self._in_flight))
             try:
                 self.flush()
             except DB_FAULTS as exc:
@@ -270,6 +273,9 @@ class Recorder:
         self.duplicates += outcome.duplicates
         self.dead_lettered += outcome.dead
         self.lost += outcome.lost
+        observability.recorder_outcomes(
+            outcome.stored, outcome.duplicates, outcome.dead, outcome.lost
+        )
         if outcome.stored:
             self._last_write = time.monotonic()
 
@@ -486,8 +492,10 @@ def stats() -> dict[str, object]:
     return recorder.stats()
 
 
+# Also called by the ASGI lifespan's shutdown (rollout_site/asgi.py): uvicorn re-raises the
+# SIGTERM it handled once it has shut down, and a process killed by a signal runs no atexit.
 @atexit.register
-def _flush_at_exit() -> None:
+def flush_at_exit() -> None:
     try:
         # Bounded: a database that hangs must not hang the shutdown too.
         recorder.flush(timeout=EXIT_WAIT_SECONDS)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from traffic.providers import anthropic_messages, guard, openai_chat, pool
+from traffic.providers import anthropic_messages, breaker, guard, openai_chat, pool
 from traffic.providers.base import (
     Answer,
     CallResult,
@@ -95,12 +95,21 @@ def _prepare(*, req: ProviderCall, stream: bool = False) -> tuple[_Prepared | No
 
 
 def _next_wait(
-    *, req: ProviderCall, outcome: Outcome, attempt: int, max_retries: int, deadline: float
+    *,
+    req: ProviderCall,
+    outcome: Outcome,
+    attempt: int,
+    max_retries: int,
+    deadline: float,
+    max_wait: float | None,
 ) -> float | None:
     """Seconds to wait before the next attempt, or None to stop with this outcome."""
     if outcome.answer is not None or not outcome.retryable or attempt > max_retries:
         return None
     wait = retry_wait(retry_index=attempt - 1, retry_after=outcome.retry_after)
+    if max_wait is not None and wait > max_wait:
+        # The caller would rather pass the provider's Retry-After on than sit on its client.
+        return None
     if time.monotonic() + wait >= deadline:
         # The caller's deadline is a promise to its own caller: better a prompt error than an
         # answer nobody is waiting for any more.
@@ -131,7 +140,8 @@ def _finish(
 ) -> CallResult:
     result = build_result(outcome=outcome, attempts=attempts, started=started, secret=secret)
     result.dropped_params = dropped_params(req)
-    if not result.ok:
+    # An open circuit fails every call alike; its one log line is the transition's (breaker.py).
+    if not result.ok and result.error_kind != ErrorKind.CIRCUIT_OPEN:
         logger.warning(
             "Provider call failed: %s model=%s status=%s (%s) after %d attempt(s): %s",
             req.base_url,
@@ -152,9 +162,14 @@ _NO_TIME = Outcome(error_kind=ErrorKind.TIMEOUT, error="The deadline passed befo
 
 
 def call(
-    req: ProviderCall, *, max_retries: int = 2, transport: httpx.BaseTransport | None = None
+    req: ProviderCall,
+    *,
+    max_retries: int = 2,
+    max_wait: float | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> CallResult:
-    """One chat request with bounded retries, all within req.timeout seconds."""
+    """One chat request with bounded retries, all within req.timeout seconds; a retry waits
+    the provider's Retry-After (at most max_wait seconds, when given) or a jittered backoff."""
     started = time.monotonic()
     deadline = started + req.timeout
     prepared, problem = _prepare(req=req)
@@ -170,16 +185,21 @@ def call(
     outcome, attempts = _NO_TIME, 0
     try:
         while (remaining := deadline - time.monotonic()) > 0:
+            if (unsent := breaker.admit(req.base_url)) is not None:
+                outcome = unsent  # an open circuit: fail fast, the provider is not touched
+                break
             attempts += 1
             outcome = _attempt(
                 client=client, prepared=prepared, remaining=remaining, deadline=deadline, req=req
             )
+            breaker.record(req.base_url, outcome.error_kind)
             wait = _next_wait(
                 req=req,
                 outcome=outcome,
                 attempt=attempts,
                 max_retries=max_retries,
                 deadline=deadline,
+                max_wait=max_wait,
             )
             if wait is None:
                 break
@@ -233,6 +253,7 @@ async def acall(
     req: ProviderCall,
     *,
     max_retries: int = 2,
+    max_wait: float | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> CallResult:
     """The async twin of `call`, for the gateway: same rules, same result."""
@@ -249,6 +270,9 @@ async def acall(
     outcome, attempts = _NO_TIME, 0
     try:
         while (remaining := deadline - time.monotonic()) > 0:
+            if (unsent := await breaker.aadmit(req.base_url)) is not None:
+                outcome = unsent
+                break
             attempts += 1
             outcome = await _aattempt(
                 transport=sender,
@@ -263,12 +287,14 @@ async def acall(
                 remaining=remaining,
                 req=req,
             )
+            await breaker.arecord(req.base_url, outcome.error_kind)
             wait = _next_wait(
                 req=req,
                 outcome=outcome,
                 attempt=attempts,
                 max_retries=max_retries,
                 deadline=deadline,
+                max_wait=max_wait,
             )
             if wait is None:
                 break
@@ -337,6 +363,10 @@ async def astream(
         raise ProviderError(
             _finish(req=req, outcome=blocked, attempts=0, started=started, secret="")
         )
+    if (unsent := await breaker.aadmit(req.base_url)) is not None:
+        raise ProviderError(
+            _finish(req=req, outcome=unsent, attempts=0, started=started, secret="")
+        )
     if summary is not None:
         summary.secret = prepared.secret
     client = (
@@ -369,6 +399,8 @@ async def astream(
                 content=response.content,
                 parse=prepared.parse,
             )
+        # The stream's headers are the breaker's evidence: a break later is the stream's own.
+        await breaker.arecord(req.base_url, failure.error_kind if failure else ErrorKind.NONE)
         # Raised outside the except block on purpose: a chained httpx exception would carry the
         # request, and with it the Authorization header.
         if failure is not None:

@@ -51,6 +51,12 @@ class ErrorKind(StrEnum):
     CLIENT_DISCONNECTED = "client_disconnected"
     # The base URL resolves to an address the egress policy refuses (registry/egress.py).
     BLOCKED_ADDRESS = "blocked_address"
+    # 401, or a 403 that is not about quota: the key is wrong, revoked or lacks the model.
+    AUTH_REJECTED = "auth_rejected"
+    # The account's quota or credit is used up (OpenAI's 429 "insufficient_quota", a 402).
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    # Not sent: the provider's circuit breaker is open (traffic/providers/breaker.py).
+    CIRCUIT_OPEN = "circuit_open"
 
 
 @dataclass
@@ -69,6 +75,8 @@ class CallResult:
     # Parameters of the call that its model family refuses, so they were not sent
     # (registry/paramrules.py): a request's top_p on a reasoning candidate, for instance.
     dropped_params: tuple[str, ...] = ()
+    # Seconds the provider (429, 503) or the open circuit asked callers to wait, if it said.
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -225,6 +233,20 @@ def outcome_for_response(
         return Outcome(status_code=status, answer=answer)
 
     message = provider_error_text(content)
+    if _about_quota(status, content):
+        # Before the 429 rule: OpenAI sends an exhausted quota as a 429, and waiting for it to
+        # pass only burns the deadline. Permanent until someone tops the account up.
+        return Outcome(
+            error_kind=ErrorKind.QUOTA_EXHAUSTED,
+            error=f"HTTP {status} quota exhausted: {message}",
+            status_code=status,
+        )
+    if status in (401, 403):
+        return Outcome(
+            error_kind=ErrorKind.AUTH_REJECTED,
+            error=f"HTTP {status} the provider rejected the API key: {message}",
+            status_code=status,
+        )
     if status == 429:
         return Outcome(
             error_kind=ErrorKind.RATE_LIMITED,
@@ -254,6 +276,27 @@ def outcome_for_response(
     )
 
 
+# Words providers use for a used-up account, in the error's code or type (OpenAI:
+# "insufficient_quota"; others "quota_exceeded", "billing_hard_limit_reached", "credit ...").
+_QUOTA_WORDS = ("quota", "billing", "credit")
+
+
+def _about_quota(status: int, content: bytes) -> bool:
+    if status == 402:
+        return True
+    if status not in (400, 403, 429):
+        return False
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return False
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return False
+    names = " ".join(str(err.get(k) or "") for k in ("code", "type")).lower()
+    return any(word in names for word in _QUOTA_WORDS)
+
+
 def outcome_for_exception(exc: Exception, *, timeout: float) -> Outcome:
     """Which transport failures may pass on another attempt (timeouts, dropped connections)
     and which are configuration mistakes that would only repeat."""
@@ -266,7 +309,9 @@ def outcome_for_exception(exc: Exception, *, timeout: float) -> Outcome:
         )
         return Outcome(
             error_kind=ErrorKind.CONNECTION,
-            error=f"{what}: {type(cause).__name__}: {exc}{_os_reason(exc)}"[:ERROR_TEXT_LIMIT],
+            error=f"{what}{_where(exc)}: {type(cause).__name__}: {exc}{_os_reason(exc)}"[
+                :ERROR_TEXT_LIMIT
+            ],
             retryable=True,
         )
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
@@ -288,7 +333,7 @@ def outcome_for_exception(exc: Exception, *, timeout: float) -> Outcome:
     if isinstance(exc, httpx.ConnectError):
         return Outcome(
             error_kind=ErrorKind.CONNECTION,
-            error=f"Could not connect to the provider: {type(exc).__name__}: {exc}"
+            error=f"Could not connect to the provider{_where(exc)}: {type(exc).__name__}: {exc}"
             f"{_os_reason(exc)}"[:ERROR_TEXT_LIMIT],
             retryable=True,
         )
@@ -310,6 +355,17 @@ def _lost_connection(exc: Exception) -> bool:
         and isinstance(cause, aiohttp.ClientConnectionError)
         and not isinstance(cause, TimeoutError)
     )
+
+
+def _where(exc: Exception) -> str:
+    """ " at host:port" of the request, when the message does not say it already: "connection
+    refused" alone does not tell an operator which of several providers is down."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError for an unset request
+        return ""
+    where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    return "" if where in str(exc) else f" at {where}"
 
 
 def _os_reason(exc: BaseException) -> str:
@@ -391,6 +447,7 @@ def build_result(
         attempts=attempts,
         tool_calls=[],
         body=None,
+        retry_after=outcome.retry_after,
     )
 
 

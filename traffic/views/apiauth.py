@@ -8,6 +8,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from traffic.jsonbody import MAX_BODY_BYTES, BadBody, parse_json
+from traffic.ratelimit import api_limiter
 from traffic.routing import TokenView, current_table
 from traffic.tokens import token_check
 
@@ -72,6 +73,8 @@ def api_auth(view):
     """An API token (`Authorization: Bearer rdk_...`) or a signed-in session.
 
     Sets request.api_token (TokenView or None) and request.api_actor (for the audit trail).
+    A token's requests count against its per-minute limit (traffic/ratelimit.py): over it, 429
+    with `Retry-After`, before the view runs.
     Session callers of unsafe methods pass the CSRF check; token callers need none.
     """
 
@@ -92,8 +95,21 @@ def api_auth(view):
                 )
             request.api_token = token
             request.api_actor = f"token:{token.name}"
+            verdict = api_limiter.check(token)
+            if not verdict.allowed:
+                response = api_error(
+                    429, verdict.message(), limit=verdict.limit, retry_after=verdict.retry_after
+                )
+                response["Retry-After"] = str(verdict.retry_after)
+                return response
         elif request.user.is_authenticated:
             if request.method not in ("GET", "HEAD", "OPTIONS"):
+                # Django's CSRF check reads a form body for its token: refuse what the view
+                # would refuse (too large, not JSON) before any of it is read or parsed.
+                try:
+                    _readable(request)
+                except BadBody as exc:
+                    return api_error(exc.status, str(exc), exc.field)
                 refused = CsrfViewMiddleware(_no_response).process_view(request, _no_view, (), {})
                 if refused is not None:
                     return api_error(
@@ -142,13 +158,18 @@ def token_may_use(request: ApiRequest, feature_id: int) -> bool:
     return token is None or feature_id in token.feature_ids
 
 
-def json_body(request: HttpRequest):
-    """The request's JSON body, or BadBody naming what is wrong with it."""
+def _readable(request: HttpRequest) -> None:
+    """BadBody for a body refused by its headers alone (size, type), before it is read."""
     length = request.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise BadBody(413, f"The body is larger than {MAX_BODY_BYTES} bytes; send smaller batches.")
     if request.content_type != "application/json":
         raise BadBody(415, "Send the body as JSON with 'Content-Type: application/json'.")
+
+
+def json_body(request: HttpRequest):
+    """The request's JSON body, or BadBody naming what is wrong with it."""
+    _readable(request)
     try:
         raw = request.body
     except RequestDataTooBig:

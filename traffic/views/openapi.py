@@ -39,7 +39,7 @@ ERROR = {
             "type": "string",
             "description": "Stable, for programs: `bad_request`, `unauthenticated`, `forbidden`, "
             "`token_required`, `not_found`, `method_not_allowed`, `conflict`, `body_too_large`, "
-            "`unsupported_media_type`, `invalid`, `unavailable`",
+            "`unsupported_media_type`, `invalid`, `rate_limited`, `unavailable`",
         },
         "message": {"type": "string", "description": "For people: what is wrong and the fix"},
         "field": {"type": "string", "description": "The field, parameter or header to fix"},
@@ -108,6 +108,10 @@ def _gw_err(description: str, **extra) -> dict:
 # Every /api/v1/ operation may answer these.
 COMMON = {
     "401": _err("Missing, invalid or revoked API token"),
+    "429": _err(
+        "The token's per-minute rate limit is spent; retry after `Retry-After` seconds",
+        headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+    ),
     "503": _err(
         "The database is unreachable; retry after `Retry-After` seconds",
         headers={"Retry-After": {**RETRY_AFTER, "required": True}},
@@ -399,7 +403,12 @@ def _gateway_paths() -> dict:
                     "405": _gw_err("Use POST"),
                     "409": _gw_err("This `X-Request-Id` was already used with another body"),
                     "413": _gw_err(f"The body is larger than {MAX_BODY_BYTES} bytes"),
-                    "429": _gw_err("The provider's rate limit"),
+                    "415": _gw_err("A `Content-Type` other than `application/json`"),
+                    "429": _gw_err(
+                        "The token's per-minute rate limit (`code` `rate_limited`), or the "
+                        "provider's; retry after `Retry-After` seconds",
+                        headers={"Retry-After": RETRY_AFTER},
+                    ),
                     "4XX": _gw_err("The provider refused the call; its status is relayed"),
                     "502": _gw_err("The provider failed or could not be reached"),
                     "504": _gw_err("The provider gave no complete answer within its timeout"),
@@ -667,12 +676,15 @@ def build_schema() -> dict:
                         ),
                         **BODY_ERRORS,
                         "400": _err(
-                            "A record is refused (`field`: `records[i].name`), or a request id "
-                            "is already paired in the rollout; nothing imported"
+                            "A record is refused (`field`: `records[i].name`); nothing imported"
                         ),
                         "403": _err("Not a token (a session may not write)"),
                         "404": _err("No such rollout (or not of this token's features)"),
-                        "409": _err("The rollout has ended: its pairs are no longer reviewed"),
+                        "409": _err(
+                            "A request id is given twice or already paired in the rollout "
+                            "(`field`: `records[i].request_id`), or the rollout has ended; "
+                            "nothing imported"
+                        ),
                         **COMMON,
                     },
                 }
@@ -700,7 +712,10 @@ def build_schema() -> dict:
                             "The feature has no eval suite with cases, or its rollout's gate "
                             "cannot run again (running, blocked: change the candidate)"
                         ),
-                        "422": _err("The candidate is the feature's baseline"),
+                        "422": _err(
+                            "The candidate is the feature's baseline, archived, or another "
+                            "feature's config"
+                        ),
                         **COMMON,
                     },
                 }

@@ -1,17 +1,25 @@
 """`make run`: prepare the embedded instance and start web + worker + beat under one manager."""
 
+import os
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from honcho.manager import Manager
 
+from registry.observability import MULTIPROC_ENV, multiproc_dir_reset
+
 
 class Command(BaseCommand):
     help = "Migrate, seed demo data, then run web server, Celery worker and beat (Ctrl-C stops)."
 
     def handle(self, *args, **options):
+        # Before the processes start: each writes its metrics there, GET /metrics adds them up,
+        # and the last run's figures are gone (registry/observability.py).
+        metrics_dir = Path(os.environ.setdefault(MULTIPROC_ENV, str(settings.VAR_DIR / "metrics")))
+        multiproc_dir_reset(metrics_dir)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         # The demo upgrades' gates run now against the simulator, which the seed serves on

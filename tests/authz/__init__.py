@@ -1,0 +1,1 @@
+"""The authorization matrix, CSRF and "no GET writes" over it (issue 11)."""
