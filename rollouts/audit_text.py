@@ -272,6 +272,9 @@ def _registry(c: _Ctx, noun: str, verb: str) -> list[_P]:
         ]
     if noun == "config" and verb == "create":
         return [c.actor, " created the config ", obj, " on ", c.fk("model_version")]
+    if noun == "provider" and verb == "circuit_reset":
+        was = str(c.before.get("circuit") or "open").replace("_", "-")
+        return [c.actor, " closed the circuit of the provider ", obj, f" by hand (it was {was})"]
     if noun == "model_version" and verb == "catalog":
         return ["the model catalog updated ", obj]
     if noun == "model_version" and verb == "retiring":

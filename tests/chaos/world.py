@@ -6,10 +6,11 @@ from typing import Any
 
 import httpx
 
-from registry.models import Feature, ModelConfig, ModelVersion, Provider, Rollout
+from registry.models import Feature, ModelConfig, Rollout
 from registry.services import registry
 from rollouts.services import rollouts
 from tests.gates import pass_gate
+from tests.simworld import simulator_config
 from tests.stages import serve_candidate
 from traffic.tokens import token_create
 
@@ -32,26 +33,10 @@ def simulated_world(
 ) -> World:
     """A feature served by the instant simulator model; `rollout="shadow"` or `"canary"` adds a
     rollout to a second config of it (canary at `percent`)."""
-    provider = registry.provider_save(
-        provider=Provider(
-            name="Simulator",
-            api_style="openai_chat",
-            is_simulator=True,
-            base_url=f"http://127.0.0.1:{simulator_port}/simulator/v1",
-            timeout=10,
-        ),
-        actor=None,
-    )
-    version = registry.model_version_save(
-        version=ModelVersion(provider=provider, model_id="sim-fast-2025-01-01"), actor=None
-    )
-    baseline = registry.config_create(
-        config=ModelConfig(name="fast", model_version=version, system_prompt="You help."),
-        actor=None,
-    )
+    baseline = simulator_config(f"http://127.0.0.1:{simulator_port}")
     candidate = registry.config_create(
         config=ModelConfig(
-            name="fast v2", model_version=version, system_prompt="You help, briefly."
+            name="fast v2", model_version=baseline.model_version, system_prompt="You help, briefly."
         ),
         actor=None,
     )

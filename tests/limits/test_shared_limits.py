@@ -14,10 +14,10 @@ import httpx
 import pytest
 from django.conf import settings
 
-from registry.models import ModelConfig, ModelVersion, Provider
 from registry.services import registry
 from tests.limits.conftest import needs_redis
 from tests.live import ROOT, database_url, free_port, wait_for
+from tests.simworld import simulator_config
 from traffic.tokens import token_create
 
 pytestmark = [needs_redis, pytest.mark.slow]
@@ -80,23 +80,7 @@ class Server:
 @pytest.fixture
 def servers(transactional_db):
     pair = [Server(free_port()), Server(free_port())]
-    provider = registry.provider_save(
-        provider=Provider(
-            name="Simulator",
-            api_style="openai_chat",
-            is_simulator=True,
-            base_url=f"{pair[0].url}/simulator/v1",
-            timeout=10,
-        ),
-        actor=None,
-    )
-    version = registry.model_version_save(
-        version=ModelVersion(provider=provider, model_id="sim-fast-2025-01-01"), actor=None
-    )
-    config = registry.config_create(
-        config=ModelConfig(name="fast", model_version=version, system_prompt="You help."),
-        actor=None,
-    )
+    config = simulator_config(pair[0].url)
     feature = registry.feature_create(
         key="support-reply", name="Support", served_config=config, actor=None
     )

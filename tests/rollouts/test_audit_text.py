@@ -111,6 +111,7 @@ TABLE = [
     ("model_version.retiring", "rollouts.modelversion", str(VERSION), None, {"days_left": 30, "feature": "support-reply", "successor": "gpt-4o-2024-11-20"}, "gpt-4o-2024-05-13 retires in 30 days and still serves support-reply"),
     ("provider.create", "rollouts.provider", "1", None, {"name": "OpenAI"}, "created the provider “OpenAI”"),
     ("provider.update", "rollouts.provider", "1", {"timeout": 60}, {"timeout": 30, "name": "OpenAI"}, "updated the provider “OpenAI”"),
+    ("provider.circuit_reset", "rollouts.provider", "1", {"circuit": "half_open", "name": "OpenAI"}, {"circuit": "closed", "name": "OpenAI"}, "closed the circuit of the provider “OpenAI” by hand (it was half-open)"),
     ("config.create", "rollouts.modelconfig", CONFIG_CODE, None, {"name": "support v1", "model_version": VERSION}, "created the config support v1 (gpt-4o-2024-05-13) on gpt-4o-2024-05-13"),
     ("config.update", "rollouts.modelconfig", CONFIG_CODE, {"temperature": 1}, {"temperature": 0.2}, "updated the config support v1"),
     ("config.archive", "rollouts.modelconfig", CONFIG_CODE, {"archived": False}, {"archived": True}, "archived the config support v1"),

@@ -21,10 +21,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from registry.models import ModelConfig, ModelVersion, Provider, RequestLog
+from registry.models import RequestLog
 from registry.services import registry
 from tests.faults import TcpProxy
 from tests.live import ROOT, free_port, wait_for
+from tests.simworld import simulator_config
 from traffic.tokens import token_create
 
 pytestmark = [
@@ -111,23 +112,7 @@ class Tally:
 def world(transactional_db, settings):
     settings.PROVIDER_ALLOWED_HOSTS = ["127.0.0.1"]
     port = free_port()
-    provider = registry.provider_save(
-        provider=Provider(
-            name="Simulator",
-            api_style="openai_chat",
-            is_simulator=True,
-            base_url=f"http://127.0.0.1:{port}/simulator/v1",
-            timeout=10,
-        ),
-        actor=None,
-    )
-    version = registry.model_version_save(
-        version=ModelVersion(provider=provider, model_id="sim-fast-2025-01-01"), actor=None
-    )
-    config = registry.config_create(
-        config=ModelConfig(name="fast", model_version=version, system_prompt="You help."),
-        actor=None,
-    )
+    config = simulator_config(f"http://127.0.0.1:{port}")
     feature = registry.feature_create(
         key="support-reply", name="Support", served_config=config, actor=None
     )
