@@ -2,6 +2,7 @@
 server errors are JSON `{code, message}`; pages keep Django's HTML answers."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory
 
 from rollout_site import errors
@@ -71,3 +72,35 @@ def test_a_wrong_method_on_the_health_endpoint_is_a_json_405():
     assert response["Content-Type"] == "application/json"
     assert response["Allow"] == "GET, HEAD"
     assert response.json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("status", "heading"),
+    [(400, "Bad request"), (403, "Not allowed"), (404, "Not found"), (500, "went wrong")],
+)
+def test_page_errors_are_styled_pages_that_say_what_to_do(db, status, heading):
+    factory = RequestFactory()
+    request = factory.get("/features/<script>x</script>/")
+    request.user = AnonymousUser()  # as the middleware leaves it; the pages never read it
+    response = {
+        400: lambda: errors.bad_request(request, Exception("bad")),
+        403: lambda: errors.permission_denied(request, Exception("no")),
+        404: lambda: errors.page_not_found(request, Exception("gone")),
+        500: lambda: errors.server_error(request),
+    }[status]()
+    body = response.content.decode()
+    assert response.status_code == status
+    assert "css/app.css" in body and heading in body and 'href="/"' in body
+    assert "<script>x" not in body  # the path is shown escaped
+
+
+def test_a_refused_csrf_check_on_a_page_is_a_styled_page_and_saves_nothing(db, cast):
+    from django.test import Client as CsrfClient
+
+    client = CsrfClient(enforce_csrf_checks=True)
+    client.force_login(cast["release"])
+    response = client.post("/rollouts/new/", {"feature": "x"})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "This form has expired" in body and "Nothing was saved" in body
+    assert "css/app.css" in body
