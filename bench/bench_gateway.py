@@ -115,7 +115,10 @@ def litellm_proxy(stub_url: str):
         "general_settings:\n  master_key: sk-bench-master\n"
         "litellm_settings:\n  telemetry: false\n"
     )
-    env = os.environ | {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
+    # Not the product's environment: with DATABASE_URL set, LiteLLM's proxy takes it for its own
+    # database (it wants prisma) and never becomes ready.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env |= {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"}
     return process(
         [str(LITELLM), "--config", str(config), "--port", str(port), "--num_workers", "1"],
         env=env,

@@ -83,7 +83,8 @@ def main() -> int:
         "scrubbed",
         "body_digest",
     ]
-    with psycopg.connect(url) as conn:
+    # The world's own database (made and migrated by prepare), not the server's base one.
+    with psycopg.connect(world["env"]["DATABASE_URL"]) as conn:
         feature_id, config_id = conn.execute(
             "SELECT id, served_config_id FROM rollouts_feature WHERE key = 'bench'"
         ).fetchone()

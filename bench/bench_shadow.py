@@ -75,31 +75,47 @@ def main() -> int:
                     table=table,
                     token=None,
                 )
-            while ShadowJob.objects.exclude(status="done").exists():
-                if time.perf_counter() - start > JOBS:  # far beyond any sane run
-                    print("jobs did not finish")
-                    return 1
+            # Until every job has ended (done or failed: a failed job never becomes done), or
+            # 30x the ideal time: a run that strands jobs must end and say how many.
+            open_jobs = ShadowJob.objects.filter(status__in=("queued", "claimed"))
+            # Throughput is measured up to the last job that ended, so one stranded job (its
+            # nudge lost, and no beat here to re-send it) is reported, not averaged in.
+            ended, last_change = 0, time.perf_counter()
+            while time.perf_counter() - start < 30 * JOBS / IN_FLIGHT:
+                now_ended = JOBS - open_jobs.count()
+                if now_ended != ended:
+                    ended, last_change = now_ended, time.perf_counter()
+                if ended == JOBS:
+                    break
                 time.sleep(0.2)
-            elapsed = time.perf_counter() - start
+            elapsed = last_change - start
+            stranded = JOBS - ended
+            failed = ShadowJob.objects.filter(status="failed").count()
+            errors = list(
+                ShadowJob.objects.filter(status="failed").values_list("error", flat=True)[:3]
+            )
         finally:
             worker.terminate()
             worker.wait(timeout=30)
     ideal = JOBS / IN_FLIGHT
-    ratio = ideal / elapsed
+    done = JOBS - failed - stranded
+    ratio = ideal / elapsed * done / JOBS  # failed or stranded calls are not throughput
+    if failed or stranded:
+        print(f"{failed} jobs failed, {stranded} never ended; first errors: {errors}")
     print(
         f"{JOBS} shadow calls of 1 s with {IN_FLIGHT} threads: {elapsed:.1f} s "
         f"(ideal {ideal:.1f} s), {JOBS / elapsed:.0f} calls/s"
     )
     figure(
         "shadow calls/s",
-        JOBS / elapsed,
+        done / elapsed,
         "calls/s",
-        text=f"achieved / ideal {ratio:.2f} (target 0.75)",
+        text=f"achieved / ideal {ratio:.2f} (target 0.75); {failed} failed, {stranded} stranded",
         peer=IN_FLIGHT,
         peer_name="ideal",
         ratio=ratio,
         target=">= 0.75",
-        met=ratio >= 0.75,
+        met=ratio >= 0.75 and not failed and not stranded,
     )
     return 0
 

@@ -1,5 +1,6 @@
 """Shared pieces of the benchmarks: processes, a prepared database, latency statistics."""
 
+import atexit
 import json
 import os
 import signal
@@ -24,9 +25,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(
+                f"{proc.args[0]} exited with {proc.returncode} before {url} answered"
+            )
         try:
             httpx.get(url, timeout=1)
             return
@@ -39,24 +44,36 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 def process(
     args: list[str], env: dict | None = None, ready_url: str | None = None, timeout: float = 60.0
 ):
+    """A peer or a product process for the length of a benchmark. Its output goes to a file
+    that is printed when it fails to start: a peer that exits at once must say why."""
+    log = tempfile.NamedTemporaryFile(prefix="rollout-bench-proc-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
         env=env or os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         if ready_url:
-            wait_http(ready_url, timeout)
+            try:
+                wait_http(ready_url, timeout, proc)
+            except RuntimeError:
+                log.flush()
+                tail = Path(log.name).read_text(errors="replace")[-4000:]
+                print(f"--- {' '.join(map(str, args[:3]))} said:\n{tail}", file=sys.stderr)
+                raise
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+        os.unlink(log.name)
 
 
 def stub(delay: float = 0.0):
@@ -86,24 +103,35 @@ def product_env(var_dir: str) -> dict:
 
 
 def fresh_postgres(url: str) -> str:
-    """A new, empty database next to the one in `url` (benchmarks never reuse state)."""
+    """A new, empty database next to the one in `url` (benchmarks never reuse state), dropped
+    when this benchmark ends. Only the databases this process made: another benchmark running
+    at the same time keeps its own."""
     import uuid
 
     import psycopg
 
-    base, _, _name = url.rpartition("/")
+    base = url.rpartition("/")[0]
     name = f"rollout_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
-        old = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'rollout_bench_%%'"
-        ).fetchall()
-        for (stale,) in old:
-            conn.execute(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')  # an earlier run's
         conn.execute(f'CREATE DATABASE "{name}"')
+    if not _created:
+        atexit.register(_drop_created)
+    _created.append((url, name))
     return f"{base}/{name}"
 
 
-_created: list[str] = []
+def _drop_created() -> None:
+    import psycopg
+
+    for url, name in _created:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error as exc:  # said, never hidden: the database is left behind
+            print(f"could not drop the benchmark database {name}: {exc}", file=sys.stderr)
+
+
+_created: list[tuple[str, str]] = []  # (admin url, database) made by this process
 
 
 def prepare(stub_url: str, *, shadow: bool, var_dir: str | None = None) -> dict:
@@ -111,7 +139,7 @@ def prepare(stub_url: str, *, shadow: bool, var_dir: str | None = None) -> dict:
     var_dir = var_dir or tempfile.mkdtemp(prefix="rollout-bench-")
     env = product_env(var_dir)
     if env.get("DATABASE_URL", "").startswith("postgres"):
-        env["DATABASE_URL"] = fresh_postgres_keep(env["DATABASE_URL"])
+        env["DATABASE_URL"] = fresh_postgres(env["DATABASE_URL"])
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     done = subprocess.run(
         [PY, "bench/setup_world.py", stub_url, "shadow" if shadow else "plain"],
@@ -151,22 +179,6 @@ def gateway(world: dict, workers: int = 1):
     return process(
         args, env=world["env"], ready_url=f"http://127.0.0.1:{port}/login/"
     ), f"http://127.0.0.1:{port}"
-
-
-def fresh_postgres_keep(url: str) -> str:
-    # Databases made earlier in this run are still in use: only the first call cleans up.
-    if not _created:
-        _created.append(fresh_postgres(url))
-        return _created[-1]
-    import uuid
-
-    import psycopg
-
-    base = url.rpartition("/")[0]
-    name = f"rollout_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
 
 
 def percentile(values: list[float], q: float) -> float:
