@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -26,14 +26,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from registry.dbfaults import DB_FAULTS
-from registry.models import DeadLetter, Rollout, ShadowJob
+from registry.models import DeadLetter, Rollout
 from registry.observability import PREFIX, multiproc_dir
 from rollouts.models import Guardrail
+from traffic.outbox import outbox_backlog
 from traffic.views.apiauth import api_error, api_methods
 
 # Headers a proxy adds: such a request did not come from the connecting address's network.
 _FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
-_OPEN_JOBS = (ShadowJob.Status.QUEUED, ShadowJob.Status.CLAIMED)
 
 
 def _token_ok(presented: str) -> bool:
@@ -101,12 +101,7 @@ class DatabaseCollector:
 
 
 def _outbox() -> list[Metric]:
-    # One pass over the open jobs only: the partial index comparisons_shadowjob_open_idx.
-    rows = (
-        ShadowJob.objects.filter(status__in=_OPEN_JOBS)
-        .values("status")
-        .annotate(n=Count("id"), oldest=Min("created"))
-    )
+    backlog = outbox_backlog()
     depth = GaugeMetricFamily(
         PREFIX + "outbox_depth",
         "Shadow jobs not finished yet (queued or claimed).",
@@ -116,12 +111,10 @@ def _outbox() -> list[Metric]:
         PREFIX + "outbox_oldest_age_seconds",
         "Age of the oldest shadow job not finished yet (0 when there is none).",
     )
-    found = {row["status"]: row for row in rows}
-    now = timezone.now()
-    for status in _OPEN_JOBS:
-        depth.add_metric([status], found[status]["n"] if status in found else 0)
-    oldest = [row["oldest"] for row in found.values() if row["oldest"] is not None]
-    age.add_metric([], max((now - min(oldest)).total_seconds(), 0.0) if oldest else 0.0)
+    for status, open_jobs in backlog.items():
+        depth.add_metric([status], open_jobs.count)
+    oldest = [b.oldest for b in backlog.values() if b.oldest is not None]
+    age.add_metric([], max((timezone.now() - min(oldest)).total_seconds(), 0.0) if oldest else 0.0)
     return [depth, age]
 
 

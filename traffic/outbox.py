@@ -3,12 +3,13 @@
 import logging
 import queue
 import threading
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import partial
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Min, Q
 
 from registry import observability
 from registry.models import RequestLog, Rollout, ShadowDay, ShadowJob
@@ -115,3 +116,27 @@ def nudge(job_ids: list[int]) -> None:
                 _nudger.start()
     for start in range(0, len(job_ids), FAN_OUT):
         _nudges.put(job_ids[start : start + FAN_OUT])
+
+
+@dataclass(frozen=True)
+class Backlog:
+    count: int
+    oldest: datetime | None
+    deferred: int  # sent back by an open circuit breaker ("deferred: ..." on the job)
+
+
+def outbox_backlog() -> dict[str, Backlog]:
+    """The jobs not finished yet, per status (queued, claimed), in one pass over the partial
+    index comparisons_shadowjob_open_idx: what /metrics and the operations page show."""
+    open_jobs = (ShadowJob.Status.QUEUED, ShadowJob.Status.CLAIMED)
+    rows = (
+        ShadowJob.objects.filter(status__in=open_jobs)
+        .values("status")
+        .annotate(
+            n=Count("id"),
+            oldest=Min("created"),
+            deferred=Count("id", filter=Q(error__startswith="deferred: ")),
+        )
+    )
+    found = {row["status"]: Backlog(row["n"], row["oldest"], row["deferred"]) for row in rows}
+    return {status: found.get(status, Backlog(0, None, 0)) for status in open_jobs}

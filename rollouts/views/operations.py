@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Min
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -22,6 +21,7 @@ from registry.models import DeadLetter, Provider, ShadowJob
 from registry.roles import Role, has_role, require_role
 from registry.services.audit import audit_record
 from traffic.gateway.recorder import stats as recorder_stats
+from traffic.outbox import outbox_backlog
 from traffic.providers.breaker import COUNT_MINUTES, breaker_reset, breaker_snapshot, endpoint
 
 # Columns of the failure table, in the order an operator reads them.
@@ -49,14 +49,13 @@ def _breakers() -> list[dict]:
 
 def _queues() -> dict:
     try:
-        queued = ShadowJob.objects.filter(status=ShadowJob.Status.QUEUED)
-        oldest = queued.aggregate(oldest=Min("created"))["oldest"]
+        queued = outbox_backlog()[ShadowJob.Status.QUEUED]
         return {
             "database": "ok",
             "dead_letters": DeadLetter.objects.count(),
-            "outbox_depth": queued.count(),
-            "outbox_oldest": oldest,
-            "deferred": queued.filter(error__startswith="deferred: ").count(),
+            "outbox_depth": queued.count,
+            "outbox_oldest": queued.oldest,
+            "deferred": queued.deferred,
         }
     except DB_FAULTS:
         return {"database": "unreachable"}

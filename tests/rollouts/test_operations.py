@@ -120,3 +120,29 @@ def test_an_admin_closes_a_circuit_by_hand_and_it_is_audited(gateway, fp, client
     assert event.before == {"circuit": "open"} and event.reason == "provider says it is fixed"
     page = client_for("admin").get("/operations/").content.decode()
     assert 'data-provider="Flaky" data-state="closed"' in page
+
+
+def test_the_page_counts_the_queued_shadow_jobs_and_those_an_open_circuit_sent_back(
+    shadow_rollout, client_for
+):
+    from registry.models import RequestLog, ShadowJob
+    from registry.services.audit import db_now
+
+    for n, error in enumerate(["", "", "deferred: the circuit for the provider is open"]):
+        log = RequestLog.objects.create(
+            feature=shadow_rollout.feature,
+            request_id=f"ops-{n}",
+            source="ingest",
+            config=shadow_rollout.baseline,
+            variant="baseline",
+            rollout=shadow_rollout,
+            messages=[{"role": "user", "content": "hi"}],
+            output="hello",
+            started=db_now(),
+        )
+        ShadowJob.objects.create(
+            request=log, rollout=shadow_rollout, config=shadow_rollout.candidate, error=error
+        )
+    page = client_for("release").get("/operations/").content.decode()
+    assert "Shadow outbox (queued jobs)</dt><dd>3" in page
+    assert "Shadow jobs waiting for an open circuit</dt><dd>1</dd>" in page
